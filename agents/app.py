@@ -1,0 +1,85 @@
+"""The agent's HTTP face: ``/metrics``, ``/healthz``, ``/api/v1/...``, ``/probe``, the UI."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from upkeep.agents.auth import require_reader
+from upkeep.agents.exposition import OPENMETRICS, TEXT_004
+from upkeep.agents.runtime import Agent
+
+from upkeep import __version__
+
+core = APIRouter()
+
+
+def _wants_openmetrics(accept: str) -> bool:
+    # Prometheus sends e.g. "application/openmetrics-text;version=1.0.0,...;q=0.5,text/plain..."
+    return "application/openmetrics-text" in accept
+
+
+@core.get("/metrics", dependencies=[Depends(require_reader)])
+async def metrics(request: Request) -> Response:
+    rendered = request.app.state.agent.metrics.current()
+    gz = "gzip" in request.headers.get("accept-encoding", "")
+    if _wants_openmetrics(request.headers.get("accept", "")):
+        body, media = (rendered.openmetrics_gz if gz else rendered.openmetrics), OPENMETRICS
+    else:
+        body, media = (rendered.text_gz if gz else rendered.text), TEXT_004
+    headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"} if gz else {}
+    return Response(body, media_type=media, headers=headers)
+
+
+@core.get("/healthz")
+async def healthz(request: Request) -> dict[str, Any]:
+    agent: Agent = request.app.state.agent
+    return {"status": "ok", "version": __version__, "site": agent.config.site,
+            "uptime_seconds": round(time.time() - agent.started_at, 3),
+            "database": "ok" if agent.db is not None else (agent.db_error or "closed")}
+
+
+@core.get("/api/v1/targets", dependencies=[Depends(require_reader)])
+async def targets(request: Request) -> dict[str, Any]:
+    agent: Agent = request.app.state.agent
+    now = time.time()
+    out = []
+    for state in sorted(agent.store.states(), key=lambda s: s.latest.key):
+        item = state.latest.to_json()
+        item["up"] = state.latest.ok
+        item["last_success"] = state.last_success
+        item["age_seconds"] = round(now - state.latest.time, 3)
+        item["consecutive_failures"] = state.failures
+        out.append(item)
+    return {"site": agent.config.site, "targets": out}
+
+
+def extra_routers() -> list[APIRouter]:
+    """Routers of the other rooms (explicit list)."""
+    return []
+
+
+def create_app(agent: Agent, *, manage_lifecycle: bool = True,
+               on_started: Callable[[], None] | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if manage_lifecycle:
+            await agent.start()
+        if on_started is not None:
+            on_started()
+        try:
+            yield
+        finally:
+            if manage_lifecycle:
+                await agent.stop()
+
+    app = FastAPI(title="upkeep", version=__version__, lifespan=lifespan,
+                  docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
+    app.state.agent = agent
+    app.include_router(core)
+    for router in extra_routers():
+        app.include_router(router)
+    return app

@@ -1,0 +1,195 @@
+"""The agent's state: the latest reading per target (memory) and its own data (SQLite).
+
+``StateStore`` keeps the newest ``Reading`` of every target plus freshness facts, tells
+listeners about each new reading (events, incidents and the notifier hang off this), and
+bumps ``generation`` so the exposition knows when to render again.
+
+``Database`` is the agent's SQLite file in ``data_dir``: WAL journal, ``synchronous=FULL``
+so a committed transaction survives a killed process and a power cut. Rooms register their
+schema with ``register_schema`` (idempotent ``CREATE ... IF NOT EXISTS`` statements).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from upkeep.errors import StoreError
+from upkeep.metrics import Sample
+from upkeep.reading import Reading
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[Reading | None, Reading], None]
+SampleSource = Callable[[], Iterable[Sample]]
+
+
+@dataclass
+class TargetState:
+    latest: Reading
+    last_success: float | None
+    #: consecutive failed polls (0 when the latest poll succeeded)
+    failures: int
+
+
+class StateStore:
+    def __init__(self) -> None:
+        self._targets: dict[tuple[str, str], TargetState] = {}
+        self._listeners: list[Listener] = []
+        self._sources: list[SampleSource] = []
+        self._lock = threading.Lock()
+        self.generation = 0
+        self._changed: Callable[[], None] | None = None
+
+    # --- readings ----------------------------------------------------------------------
+    def put(self, reading: Reading) -> None:
+        with self._lock:
+            old = self._targets.get(reading.key)
+            previous = old.latest if old else None
+            last_success = reading.time if reading.ok else (old.last_success if old else None)
+            failures = 0 if reading.ok else (old.failures + 1 if old else 1)
+            self._targets[reading.key] = TargetState(reading, last_success, failures)
+            self.generation += 1
+        if previous is None or previous.ok != reading.ok:
+            if reading.ok:
+                log.info("%s %s is up", reading.kind, reading.target)
+            else:
+                log.warning("%s %s is down: %s %s", reading.kind, reading.target,
+                            reading.reason, reading.message)
+        for listener in list(self._listeners):
+            try:
+                listener(previous, reading)
+            except Exception:  # a broken listener must not lose the reading for the others
+                log.exception("reading listener %r failed", listener)
+        self.changed()
+
+    def get(self, kind: str, target: str) -> TargetState | None:
+        return self._targets.get((kind, target))
+
+    def states(self) -> list[TargetState]:
+        with self._lock:
+            return list(self._targets.values())
+
+    def readings(self, kind: str | None = None) -> list[Reading]:
+        return [s.latest for s in self.states() if kind is None or s.latest.kind == kind]
+
+    def retain(self, keys: set[tuple[str, str]]) -> None:
+        """Forget targets no longer configured (after a reload)."""
+        with self._lock:
+            for key in list(self._targets):
+                if key not in keys:
+                    del self._targets[key]
+            self.generation += 1
+        self.changed()
+
+    # --- hooks -------------------------------------------------------------------------
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def add_source(self, source: SampleSource) -> None:
+        """Extra samples computed from the agent's own data (events, KPI, checklist ...)."""
+        self._sources.append(source)
+
+    def remove_source(self, source: SampleSource) -> None:
+        if source in self._sources:
+            self._sources.remove(source)
+
+    def sources(self) -> list[SampleSource]:
+        return list(self._sources)
+
+    def on_change(self, callback: Callable[[], None] | None) -> None:
+        self._changed = callback
+
+    def changed(self) -> None:
+        """Something exported changed: the exposition should render again."""
+        with self._lock:
+            self.generation += 1
+        if self._changed is not None:
+            self._changed()
+
+
+class Database:
+    """The agent's SQLite file. Thread-safe; every ``transaction()`` commits or rolls back."""
+
+    _schemas: dict[str, str] = {}
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10,
+                                         isolation_level=None)
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+        except (OSError, sqlite3.Error) as err:
+            raise StoreError(f"cannot open the agent's database {self.path}: {err}") from err
+        self._lock = threading.RLock()
+        for name, ddl in self._schemas.items():
+            self._apply(name, ddl)
+
+    @classmethod
+    def register_schema(cls, name: str, ddl: str) -> None:
+        """Register DDL applied to every database opened from now on (idempotent DDL only)."""
+        cls._schemas[name] = ddl
+
+    def ensure_schema(self, name: str, ddl: str) -> None:
+        self.register_schema(name, ddl)
+        self._apply(name, ddl)
+
+    def _apply(self, name: str, ddl: str) -> None:
+        try:
+            with self._lock:
+                self._conn.executescript(ddl)
+        except sqlite3.Error as err:
+            raise StoreError(f"cannot create the {name} tables in {self.path}: {err}") from err
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as err:
+                self._safe_rollback()
+                raise StoreError(f"write to {self.path} failed: {err}") from err
+            except BaseException:
+                self._safe_rollback()
+                raise
+
+    def _safe_rollback(self) -> None:
+        try:
+            self._conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+    def query(self, sql: str, params: Iterable[object] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                return list(self._conn.execute(sql, tuple(params)))
+            except sqlite3.Error as err:
+                raise StoreError(f"read from {self.path} failed: {err}") from err
+
+    def integrity_check(self) -> str:
+        return str(self.query("PRAGMA integrity_check")[0][0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def now() -> float:
+    """Wall-clock time; the single seam tests use to move the clock."""
+    return time.time()

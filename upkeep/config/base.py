@@ -1,0 +1,77 @@
+"""Building blocks shared by every config model: strict models, durations, secrets."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, model_validator
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(value: Any) -> float:
+    """``"900ms"``, ``"15s"``, ``"5m"``, ``"1h"`` (or a bare number of seconds) -> seconds > 0."""
+    if isinstance(value, bool):
+        raise ValueError("a duration like 15s, 900ms, 5m or 1h is required")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        match = _DURATION.match(value)
+        if not match:
+            raise ValueError(f"{value!r} is not a duration (use ms, s, m or h, e.g. 15s)")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    else:
+        raise ValueError("a duration like 15s, 900ms, 5m or 1h is required")
+    if seconds <= 0:
+        raise ValueError("a duration must be greater than zero")
+    return seconds
+
+
+#: seconds as float; accepts ``15s`` style strings in YAML
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+def _is_secret(annotation: Any) -> bool:
+    return "SecretStr" in repr(annotation)
+
+
+class StrictModel(BaseModel):
+    """Base of every config model: unknown keys are errors, values are frozen.
+
+    A secret field ``password`` may instead be given as ``password_file: /path`` (the file's
+    content, trailing newline removed), as systemd credentials and Kubernetes secrets
+    deliver them. ``${VAR}`` in any string is expanded by the loader before validation.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secret_files(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for key in list(data):
+            if not (isinstance(key, str) and key.endswith("_file")):
+                continue
+            stem = key[: -len("_file")]
+            field = cls.model_fields.get(stem)
+            if field is None or not _is_secret(field.annotation) or key in cls.model_fields:
+                continue
+            if stem in data:
+                raise ValueError(f"give either {stem} or {key}, not both")
+            path = Path(str(data[key]))
+            try:
+                out[stem] = path.read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as err:
+                raise ValueError(f"{key}: cannot read {path}: {err.strerror}") from None
+            del out[key]
+        return out
+
+
+def reveal(secret: SecretStr | None) -> str | None:
+    """The one place a secret's value is taken out of its wrapper."""
+    return None if secret is None else secret.get_secret_value()

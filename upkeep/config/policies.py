@@ -1,0 +1,9 @@
+"""``policies:``: typed seam, filled in by the room that owns it."""
+
+from __future__ import annotations
+
+from upkeep.config.base import StrictModel
+
+
+class PoliciesConfig(StrictModel):
+    pass

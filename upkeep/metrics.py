@@ -1,0 +1,73 @@
+"""Metric specifications and samples: the vocabulary between collectors and exposition.
+
+Collectors declare every metric they can produce once, at import time, with ``declare``;
+a second declaration of the same name raises (like client_python's registry refusing
+duplicates). A ``Reading`` carries ``Sample``s that name a declared metric. The agent's
+exposition code turns them into Prometheus families, and ``docs/metrics.md`` is generated
+from ``METRICS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+MetricType = Literal["gauge", "counter"]
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric family: its full name, type, help text, label names and unit."""
+
+    name: str
+    type: MetricType
+    help: str
+    labels: tuple[str, ...] = ()
+    unit: str = ""
+    room: str = "core"
+    #: the blackbox_exporter / node_exporter / nut_exporter counterpart, for docs/metrics.md
+    counterpart: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name.startswith(("upkeep_", "node_")):
+            raise ValueError(f"metric {self.name!r} lacks the upkeep_ prefix")
+        if self.type == "counter" and not self.name.endswith("_total"):
+            raise ValueError(f"counter {self.name!r} must end in _total")
+
+
+METRICS: dict[str, MetricSpec] = {}
+
+
+def declare(spec: MetricSpec) -> MetricSpec:
+    """Register ``spec``; a duplicate name is a programming error."""
+    if spec.name in METRICS:
+        raise ValueError(f"metric {spec.name!r} declared twice")
+    METRICS[spec.name] = spec
+    return spec
+
+
+def gauge(name: str, help: str, labels: Iterable[str] = (), *, unit: str = "",
+          room: str = "core", counterpart: str = "") -> MetricSpec:
+    return declare(MetricSpec(name, "gauge", help, tuple(labels), unit, room, counterpart))
+
+
+def counter(name: str, help: str, labels: Iterable[str] = (), *, unit: str = "",
+            room: str = "core", counterpart: str = "") -> MetricSpec:
+    return declare(MetricSpec(name, "counter", help, tuple(labels), unit, room, counterpart))
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One value of a declared metric. ``labels`` must name exactly the spec's labels."""
+
+    metric: str
+    value: float
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+def sample(spec: MetricSpec, value: float, **labels: str) -> Sample:
+    """Build a sample for ``spec``, checking the label names (cheap, catches typos early)."""
+    if set(labels) != set(spec.labels):
+        raise ValueError(f"{spec.name}: labels {sorted(labels)} != declared {sorted(spec.labels)}")
+    return Sample(spec.name, float(value), labels)
