@@ -15,7 +15,7 @@ from upkeep.config.base import Duration, StrictModel
 DEFAULT_FS_TYPES_EXCLUDE = (
     r"^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|"
     r"iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|"
-    r"erofs|sysfs|tracefs|nfs4?|cifs|smb3?|fuse\.sshfs|ceph|glusterfs|9p|tmpfs|ramfs|efivarfs)$"
+    r"erofs|sysfs|tracefs|nfs4?|cifs|smb3?|fuse\.sshfs|ceph|glusterfs|9p|ramfs|efivarfs)$"
 )
 DEFAULT_MOUNT_POINTS_EXCLUDE = r"^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)"
 DEFAULT_NET_DEVICES_EXCLUDE = r"^(lo|veth.*|docker.*|br-.*)$"
