@@ -1,9 +1,17 @@
-"""``policies:``: typed seam, filled in by the room that owns it."""
+"""``policies:``: the KPI, the security checklist and the asset register settings.
+
+Each part's model lives in its own module, owned by its room.
+"""
 
 from __future__ import annotations
 
 from upkeep.config.base import StrictModel
+from upkeep.config.policy_assets import AssetsConfig
+from upkeep.config.policy_checklist import ChecklistConfig
+from upkeep.config.policy_kpi import KpiConfig
 
 
 class PoliciesConfig(StrictModel):
-    pass
+    kpi: KpiConfig = KpiConfig()
+    checklist: ChecklistConfig = ChecklistConfig()
+    assets: AssetsConfig = AssetsConfig()
