@@ -1,0 +1,415 @@
+"""One report model, four formats, two languages.
+
+Every policy report (KPI, checklist, assets) builds a ``Report``: bilingual titles, meta lines
+(office, fiscal year, period, generated at), sections each holding a table whose columns have
+Thai and English headings, a summary and footnotes. ``render(report, fmt, lang, path)`` writes
+it as CSV, XLSX, PDF or JSON.
+
+- CSV is UTF-8 *with* a BOM: Excel on Thai Windows otherwise reads it as TIS-620 and garbles it.
+- XLSX keeps numbers as numbers (so people can sum them) and sets a Thai-capable font name.
+- PDF uses fpdf2 with HarfBuzz shaping (``set_text_shaping``): without GPOS positioning Thai
+  tone marks and upper vowels collide ("ที่" drawn with the mai ek on top of the sara i). The
+  font is a Thai TTF from Debian's fonts-tlwg-* found through fontconfig; it is never fetched
+  at run time, and a missing one is a clear ``RenderError``.
+- JSON carries the same content for machines (numbers stay numbers).
+
+A cell value is ``None``, a number, a string, or a ``T(th, en)`` when the words differ.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from upkeep.policies.thai import Lang
+
+from upkeep.errors import UpkeepError
+
+Format = Literal["csv", "xlsx", "pdf", "json"]
+FORMATS: tuple[str, ...] = ("csv", "xlsx", "pdf", "json")
+LANGS: tuple[str, ...] = ("th", "en")
+
+#: preferred Thai faces, best first: Sarabun-like (the government face) then the tlwg sans
+FONT_PREFERENCE = ("Sarabun", "Laksaman", "Garuda", "Loma", "Norasi", "Kinnari", "Waree",
+                   "Umpush", "TlwgTypo")
+FONT_DIRS = (Path("/usr/share/fonts/truetype/tlwg"), Path("/usr/share/fonts/truetype/thai"),
+             Path("/usr/share/fonts/opentype/tlwg"), Path("/usr/share/fonts"))
+
+
+class RenderError(UpkeepError):
+    """A report could not be written (unknown format, no Thai font, unwritable path)."""
+
+
+@dataclass(frozen=True)
+class T:
+    """A text in both languages."""
+
+    th: str
+    en: str
+
+    def pick(self, lang: Lang) -> str:
+        return self.th if lang == "th" else self.en
+
+
+Cell = T | str | int | float | None
+
+
+def text(value: Cell, lang: Lang) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, T):
+        return value.pick(lang)
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return str(value)
+
+
+def _plain(value: Cell, lang: Lang) -> str | int | float | None:
+    """The value for machine formats: numbers stay numbers, texts pick the language."""
+    if isinstance(value, T):
+        return value.pick(lang)
+    return value
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    th: str
+    en: str
+    #: relative width in the PDF
+    width: float = 1.0
+    align: Literal["L", "R", "C"] = "L"
+
+    def title(self, lang: Lang) -> str:
+        return self.th if lang == "th" else self.en
+
+
+@dataclass
+class Table:
+    columns: list[Column]
+    rows: list[dict[str, Cell]] = field(default_factory=list)
+
+
+@dataclass
+class Section:
+    title: T
+    table: Table | None = None
+    #: paragraphs printed above the table
+    notes: list[T] = field(default_factory=list)
+
+
+@dataclass
+class Line:
+    """``label: value`` (meta lines and summary lines)."""
+
+    label: T
+    value: Cell
+
+
+@dataclass
+class Report:
+    kind: str
+    title: T
+    meta: list[Line] = field(default_factory=list)
+    sections: list[Section] = field(default_factory=list)
+    summary: list[Line] = field(default_factory=list)
+    footnotes: list[T] = field(default_factory=list)
+    #: signature block (ผู้จัดทำ / ผู้ตรวจสอบ / ผู้อนุมัติ) at the end of the PDF
+    signatures: bool = True
+    #: machine-readable extras for the JSON output only
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+SIGNATURES = (T("ผู้จัดทำ", "Prepared by"), T("ผู้ตรวจสอบ", "Reviewed by"),
+              T("ผู้อนุมัติ", "Approved by"))
+SUMMARY = T("สรุป", "Summary")
+NOTES = T("หมายเหตุ", "Notes")
+PAGE = T("หน้า", "Page")
+
+
+def render(report: Report, fmt: str, lang: str, path: str | Path) -> Path:
+    """Write ``report`` to ``path`` in ``fmt`` and ``lang``; returns the path."""
+    data = render_bytes(report, fmt, lang)
+    out = Path(path)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+    except OSError as err:
+        raise RenderError(f"cannot write {out}: {err.strerror}") from err
+    return out
+
+
+def render_bytes(report: Report, fmt: str, lang: str) -> bytes:
+    if fmt not in FORMATS:
+        raise RenderError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})")
+    if lang not in LANGS:
+        raise RenderError(f"unknown language {lang!r} (use th or en)")
+    language: Lang = "th" if lang == "th" else "en"
+    if fmt == "csv":
+        return _csv(report, language)
+    if fmt == "json":
+        return _json(report, language)
+    if fmt == "xlsx":
+        return _xlsx(report, language)
+    return _pdf(report, language)
+
+
+# --- json and csv --------------------------------------------------------------------------
+
+def to_json(report: Report, lang: Lang) -> dict[str, Any]:
+    sections = []
+    for section in report.sections:
+        item: dict[str, Any] = {"title": section.title.pick(lang),
+                                "notes": [n.pick(lang) for n in section.notes]}
+        if section.table is not None:
+            cols = section.table.columns
+            item["columns"] = [{"key": c.key, "title": c.title(lang)} for c in cols]
+            item["rows"] = [{c.key: _plain(row.get(c.key), lang) for c in cols}
+                            for row in section.table.rows]
+        sections.append(item)
+    return {
+        "kind": report.kind,
+        "lang": lang,
+        "title": report.title.pick(lang),
+        "meta": [{"label": m.label.pick(lang), "value": _plain(m.value, lang)}
+                 for m in report.meta],
+        "sections": sections,
+        "summary": [{"label": s.label.pick(lang), "value": _plain(s.value, lang)}
+                    for s in report.summary],
+        "footnotes": [f.pick(lang) for f in report.footnotes],
+        "data": report.data,
+    }
+
+
+def _json(report: Report, lang: Lang) -> bytes:
+    return json.dumps(to_json(report, lang), ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
+
+
+def _csv(report: Report, lang: Lang) -> bytes:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow([report.title.pick(lang)])
+    for line in report.meta:
+        writer.writerow([line.label.pick(lang), _plain(line.value, lang)])
+    for section in report.sections:
+        writer.writerow([])
+        writer.writerow([section.title.pick(lang)])
+        for note in section.notes:
+            writer.writerow([note.pick(lang)])
+        if section.table is not None:
+            cols = section.table.columns
+            writer.writerow([c.title(lang) for c in cols])
+            for row in section.table.rows:
+                writer.writerow([_plain(row.get(c.key), lang) for c in cols])
+    if report.summary:
+        writer.writerow([])
+        writer.writerow([SUMMARY.pick(lang)])
+        for line in report.summary:
+            writer.writerow([line.label.pick(lang), _plain(line.value, lang)])
+    if report.footnotes:
+        writer.writerow([])
+        for note in report.footnotes:
+            writer.writerow([note.pick(lang)])
+    # the BOM makes Excel read UTF-8 instead of the Windows code page
+    return buf.getvalue().encode("utf-8-sig")
+
+
+# --- xlsx ----------------------------------------------------------------------------------
+
+XLSX_FONT = "TH Sarabun New"
+
+
+def _xlsx(report: Report, lang: Lang) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    size = 14 if lang == "th" else 11  # Thai faces are drawn small for their point size
+    normal = Font(name=XLSX_FONT, size=size)
+    bold = Font(name=XLSX_FONT, size=size, bold=True)
+    title_font = Font(name=XLSX_FONT, size=size + 4, bold=True)
+    head_fill = PatternFill("solid", fgColor="DDE4EE")
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = report.kind[:31] or "report"
+    widths: dict[int, int] = {}
+
+    def put(row: int, col: int, value: Any, font: Font = normal) -> None:
+        cell = sheet.cell(row=row, column=col, value=value)
+        cell.font = font
+        cell.alignment = Alignment(vertical="top", wrap_text=isinstance(value, str))
+        if value is not None:
+            longest = max((len(p) for p in str(value).splitlines()), default=0)
+            widths[col] = max(widths.get(col, 8), min(60, longest + 2))
+
+    row = 1
+    sheet.cell(row=1, column=1, value=report.title.pick(lang)).font = title_font
+    row += 1
+    for line in report.meta:
+        put(row, 1, line.label.pick(lang), bold)
+        put(row, 2, _plain(line.value, lang))
+        row += 1
+    for section in report.sections:
+        row += 1
+        sheet.cell(row=row, column=1, value=section.title.pick(lang)).font = bold
+        row += 1
+        for note in section.notes:
+            sheet.cell(row=row, column=1, value=note.pick(lang)).font = normal
+            row += 1
+        if section.table is None:
+            continue
+        for col, column in enumerate(section.table.columns, start=1):
+            put(row, col, column.title(lang), bold)
+            sheet.cell(row=row, column=col).fill = head_fill
+        row += 1
+        for item in section.table.rows:
+            for col, column in enumerate(section.table.columns, start=1):
+                put(row, col, _plain(item.get(column.key), lang))
+            row += 1
+    if report.summary:
+        row += 1
+        sheet.cell(row=row, column=1, value=SUMMARY.pick(lang)).font = bold
+        row += 1
+        for line in report.summary:
+            put(row, 1, line.label.pick(lang), bold)
+            put(row, 2, _plain(line.value, lang))
+            row += 1
+    if report.footnotes:
+        row += 1
+        for note in report.footnotes:
+            sheet.cell(row=row, column=1, value=note.pick(lang)).font = normal
+            row += 1
+    for col, width in widths.items():
+        sheet.column_dimensions[get_column_letter(col)].width = width
+    buf = io.BytesIO()
+    book.save(buf)
+    return buf.getvalue()
+
+
+# --- pdf -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ThaiFont:
+    family: str
+    regular: Path
+    bold: Path | None
+
+
+def _fc_list() -> list[Path]:
+    binary = shutil.which("fc-list")
+    if binary is None:
+        return []
+    try:
+        out = subprocess.run([binary, ":lang=th", "file"], capture_output=True, text=True,
+                             timeout=10, check=False).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [Path(line.split(":", 1)[0].strip()) for line in out.splitlines() if line.strip()]
+
+
+def find_thai_font(candidates: Sequence[Path] | None = None) -> ThaiFont:
+    """The best installed Thai TrueType face (fontconfig first, then the Debian font dirs)."""
+    files = list(candidates) if candidates is not None else _fc_list()
+    if candidates is None and not files:
+        files = [p for d in FONT_DIRS if d.is_dir() for p in d.rglob("*.ttf")]
+    ttfs = {p.name: p for p in files if p.suffix.lower() == ".ttf" and p.is_file()}
+    for family in FONT_PREFERENCE:
+        for regular_name in (f"{family}.ttf", f"{family}-Regular.ttf"):
+            if regular_name in ttfs:
+                bold = ttfs.get(f"{family}-Bold.ttf")
+                return ThaiFont(family, ttfs[regular_name], bold)
+    raise RenderError(
+        "no Thai TrueType font found: install Debian's fonts-tlwg-garuda-ttf or "
+        "fonts-tlwg-loma-ttf (fc-list :lang=th lists none); fonts are never downloaded")
+
+
+def _pdf(report: Report, lang: Lang, font: ThaiFont | None = None) -> bytes:
+    from fpdf import FPDF
+    from fpdf.fonts import FontFace
+
+    face = font or find_thai_font()
+    title_text = report.title.pick(lang)
+
+    class _Pdf(FPDF):
+        def footer(self) -> None:
+            self.set_y(-12)
+            self.set_font(face.family, size=8)
+            self.cell(0, 6, f"{title_text} · {PAGE.pick(lang)} {self.page_no()}/{{nb}}",
+                      align="C")
+
+    pdf = _Pdf(orientation="L", unit="mm", format="A4")
+    pdf.set_title(title_text)
+    pdf.set_creator("upkeep")
+    pdf.creation_date = datetime.now().astimezone()
+    pdf.add_font(face.family, "", str(face.regular))
+    pdf.add_font(face.family, "B", str(face.bold or face.regular))
+    pdf.set_text_shaping(True)
+    pdf.set_auto_page_break(True, margin=16)
+    pdf.alias_nb_pages()
+    pdf.add_page()
+    width = pdf.epw
+    pdf.set_font(face.family, "B", 16)
+    pdf.multi_cell(width, 9, title_text, align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+    pdf.set_font(face.family, "", 10)
+    for line in report.meta:
+        pdf.multi_cell(width, 6, f"{line.label.pick(lang)}: {text(line.value, lang)}",
+                       new_x="LMARGIN", new_y="NEXT")
+    for section in report.sections:
+        pdf.ln(3)
+        pdf.set_font(face.family, "B", 12)
+        pdf.multi_cell(width, 8, section.title.pick(lang), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font(face.family, "", 9)
+        for note in section.notes:
+            pdf.multi_cell(width, 5, note.pick(lang), new_x="LMARGIN", new_y="NEXT")
+        if section.table is None or not section.table.columns:
+            continue
+        cols = section.table.columns
+        total = sum(c.width for c in cols)
+        widths = tuple(width * c.width / total for c in cols)
+        heading = FontFace(family=face.family, emphasis="BOLD", fill_color=(221, 228, 238))
+        with pdf.table(col_widths=widths, headings_style=heading, line_height=5.5,
+                       text_align=tuple(c.align for c in cols), first_row_as_headings=True,
+                       padding=1) as table:
+            head = table.row()
+            for column in cols:
+                head.cell(column.title(lang))
+            for item in section.table.rows:
+                row = table.row()
+                for column in cols:
+                    row.cell(text(item.get(column.key), lang))
+    if report.summary:
+        pdf.ln(3)
+        pdf.set_font(face.family, "B", 12)
+        pdf.multi_cell(width, 8, SUMMARY.pick(lang), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font(face.family, "", 10)
+        for line in report.summary:
+            pdf.multi_cell(width, 6, f"{line.label.pick(lang)}: {text(line.value, lang)}",
+                           new_x="LMARGIN", new_y="NEXT")
+    if report.footnotes:
+        pdf.ln(3)
+        pdf.set_font(face.family, "", 8)
+        for note in report.footnotes:
+            pdf.multi_cell(width, 5, note.pick(lang), new_x="LMARGIN", new_y="NEXT")
+    if report.signatures:
+        pdf.ln(10)
+        pdf.set_font(face.family, "", 10)
+        box = width / len(SIGNATURES)
+        for _role in SIGNATURES:
+            pdf.cell(box, 6, "(....................................................)", align="C")
+        pdf.ln(7)
+        for role in SIGNATURES:
+            pdf.cell(box, 6, role.pick(lang), align="C")
+        pdf.ln(6)
+    return bytes(pdf.output())
