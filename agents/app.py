@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -14,6 +15,7 @@ from upkeep.agents.runtime import Agent
 
 from upkeep import __version__
 
+log = logging.getLogger(__name__)
 core = APIRouter()
 
 
@@ -75,6 +77,7 @@ def create_app(agent: Agent, *, manage_lifecycle: bool = True,
         finally:
             if manage_lifecycle:
                 await agent.stop()
+                log.info("upkeep stopped")
 
     app = FastAPI(title="upkeep", version=__version__, lifespan=lifespan,
                   docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")

@@ -8,6 +8,7 @@ worker thread. ``/metrics`` then returns cached bytes (about 0.1 ms).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import logging
 import threading
@@ -174,8 +175,6 @@ class MetricsCache:
         self.store.on_change(None)
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None

@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,10 +170,8 @@ class Database:
                 raise
 
     def _safe_rollback(self) -> None:
-        try:
+        with suppress(sqlite3.Error):
             self._conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass
 
     def query(self, sql: str, params: Iterable[object] = ()) -> list[sqlite3.Row]:
         with self._lock:

@@ -86,10 +86,10 @@ class AgentProcess:
         self.config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
 
     def start(self, wait: bool = True) -> AgentProcess:
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "upkeep.agents.cli", "run", "-c", str(self.config_path)],
-            stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.tmp)
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "upkeep.agents.cli", "run", "-c", str(self.config_path)],
+                stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.tmp)
         if wait:
             wait_for(lambda: httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200,
                      timeout=15, message=f"agent on {self.url} (log: {self.log_text()[-2000:]})")
@@ -107,7 +107,8 @@ class AgentProcess:
         return response.text
 
     def targets(self) -> dict[str, Any]:
-        return {f"{t['kind']}:{t['target']}": t for t in self.get("/api/v1/targets").json()["targets"]}
+        items = self.get("/api/v1/targets").json()["targets"]
+        return {f"{t['kind']}:{t['target']}": t for t in items}
 
     def signal(self, sig: int) -> None:
         assert self.proc is not None

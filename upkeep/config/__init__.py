@@ -12,7 +12,7 @@ import socket
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -24,7 +24,7 @@ from upkeep.config.policies import PoliciesConfig
 from upkeep.config.systems import SystemConfig
 from upkeep.config.ups import UpsConfig
 from upkeep.config.web import WebConfig
-from upkeep.config.websites import WebsiteConfig
+from upkeep.config.websites import ResolverConfig, WebsiteConfig
 from upkeep.errors import ConfigError
 
 __all__ = [
@@ -67,6 +67,7 @@ class Config(StrictModel):
     host: HostConfig = HostConfig()
     ups: list[UpsConfig] | None = None
     websites: list[WebsiteConfig] = []
+    resolver: ResolverConfig = ResolverConfig()
     systems: list[SystemConfig] = []
     policies: PoliciesConfig = PoliciesConfig()
     notify: NotifyConfig = NotifyConfig()
