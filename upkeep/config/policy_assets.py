@@ -1,9 +1,110 @@
-"""``policies.assets:`` (seam; filled in by the policies room)."""
+"""``policies.assets:``: the asset register, service-life policy and reference prices.
+
+Service-life defaults are *assumptions with sources*, not Thai rules: the Comptroller
+General's depreciation table could not be verified (see docs and shared/reference/policy.md
+§3), so every class carries a note saying where its number comes from and the office's
+finance / supplies unit is expected to confirm or override it.
+"""
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
 from upkeep.config.base import StrictModel
+
+AssetClass = Literal["ups", "ups_battery", "server", "pc", "notebook", "network", "other"]
+ASSET_CLASSES: tuple[str, ...] = ("ups", "ups_battery", "server", "pc", "notebook", "network",
+                                  "other")
+
+
+class ServiceLife(StrictModel):
+    years: Annotated[float, Field(gt=0, le=50)]
+    source: str = ""
+
+
+class ReferencePrice(StrictModel):
+    #: asset class the price applies to
+    asset_class: AssetClass = Field(alias="class")
+    #: a model name (case-insensitive exact match); None = the class's default price
+    model: str | None = None
+    unit_price_thb: Annotated[float, Field(ge=0)]
+    source: str = ""
+
+    model_config = StrictModel.model_config | {"populate_by_name": True}
+
+
+_TO_CONFIRM = "default, to be confirmed by the office's finance / supplies unit"
+
+DEFAULT_LIFE: dict[str, ServiceLife] = {
+    "ups_battery": ServiceLife(years=3, source="VRLA 5-year design life is replaced in year 3-4 "
+                               "at 20-25 °C (powercontinuity.co.uk; gridshieldcsi.com); "
+                               + _TO_CONFIRM),
+    "ups": ServiceLife(years=10, source="UPS unit useful life about 10-12 years "
+                       "(power-solutions.com); " + _TO_CONFIRM),
+    "server": ServiceLife(years=5, source="industry convention, no primary source; "
+                          + _TO_CONFIRM),
+    "pc": ServiceLife(years=5, source="PCs run 3-5 years (techmonitor.ai; channelinsider.com); "
+                      + _TO_CONFIRM),
+    "notebook": ServiceLife(years=5, source="as PC; " + _TO_CONFIRM),
+    "network": ServiceLife(years=7, source="assumption; " + _TO_CONFIRM),
+    "other": ServiceLife(years=5, source="assumption; " + _TO_CONFIRM),
+}
+
+_MDES = ("indicative figure in the style of the MDES ICT reference-price criteria "
+         "(เกณฑ์ราคากลางและคุณลักษณะพื้นฐานการจัดหาอุปกรณ์และระบบคอมพิวเตอร์); check the current edition")
+
+DEFAULT_PRICES: list[ReferencePrice] = [
+    ReferencePrice(asset_class="ups", unit_price_thb=5_800, source="UPS 1 kVA; " + _MDES),
+    ReferencePrice(asset_class="ups_battery", unit_price_thb=1_500,
+                   source="12 V 9 Ah VRLA battery set, market price; to be confirmed"),
+    ReferencePrice(asset_class="server", unit_price_thb=120_000,
+                   source="เครื่องคอมพิวเตอร์แม่ข่าย แบบที่ 1 (MDES 2557 edition); check the current edition"),
+    ReferencePrice(asset_class="pc", unit_price_thb=22_000,
+                   source="เครื่องคอมพิวเตอร์สำหรับงานประมวลผล แบบที่ 1; " + _MDES),
+    ReferencePrice(asset_class="notebook", unit_price_thb=24_000,
+                   source="เครื่องคอมพิวเตอร์โน้ตบุ๊ก สำหรับงานประมวลผล; " + _MDES),
+    ReferencePrice(asset_class="network", unit_price_thb=30_000, source="assumption"),
+    ReferencePrice(asset_class="other", unit_price_thb=0, source="no reference price"),
+]
 
 
 class AssetsConfig(StrictModel):
-    pass
+    #: learn assets from UPS and host readings (matched by serial)
+    discovery: bool = True
+    #: class given to the host this agent runs on
+    host_class: AssetClass = "server"
+    #: where DMI identity is read (vendor, product, serial) on Linux
+    dmi_dir: str = "/sys/class/dmi/id"
+    #: service life per class; classes not given keep the default
+    life: dict[AssetClass, ServiceLife] = {}
+    #: reference replacement prices; entries given here win over the defaults
+    prices: list[ReferencePrice] = []
+
+    @model_validator(mode="after")
+    def _unique_prices(self) -> AssetsConfig:
+        seen: set[tuple[str, str | None]] = set()
+        for price in self.prices:
+            key = (price.asset_class, price.model.lower() if price.model else None)
+            if key in seen:
+                raise ValueError(f"prices: {key[0]} {key[1] or '(default)'} given twice")
+            seen.add(key)
+        return self
+
+    def life_of(self, asset_class: str) -> ServiceLife:
+        return self.life.get(asset_class, DEFAULT_LIFE.get(asset_class)  # type: ignore[call-overload]
+                             ) or DEFAULT_LIFE["other"]
+
+    def price_of(self, asset_class: str, model: str | None) -> ReferencePrice | None:
+        """The configured model price, else the class price; configured before defaults."""
+        wanted = (model or "").strip().lower()
+        for table in (self.prices, DEFAULT_PRICES):
+            if wanted:
+                for price in table:
+                    if price.asset_class == asset_class and (price.model or "").lower() == wanted:
+                        return price
+            for price in table:
+                if price.asset_class == asset_class and price.model is None:
+                    return price
+        return None
