@@ -72,6 +72,7 @@ class Config(StrictModel):
     policies: PoliciesConfig = PoliciesConfig()
     notify: NotifyConfig = NotifyConfig()
     web: WebConfig = WebConfig()
+    inventory: str | None = None  # fleet inventory served at /api/v1/sd (docs/deployment.md)
 
     @field_validator("site")
     @classmethod

@@ -1,0 +1,223 @@
+"""A small, strictly bounded HTTP/1.1 client on asyncio streams (h11), plus pure header checks.
+
+Why not httpx: the probe pins every request to one resolved address while keeping the URL's
+host for ``Host`` and SNI, times each phase separately (connect, tls, first byte, total),
+stops reading at a byte limit, and must turn every malformed answer into a reason. h11
+(already present under uvicorn) parses; we own the socket and the deadlines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import difflib
+import re
+import ssl
+import time
+from dataclasses import dataclass, field
+
+import h11
+
+from upkeep import __version__
+
+USER_AGENT = f"upkeep/{__version__} (website probe)"
+_READ = 65536
+#: largest status line + header block we accept (a header flood is a protocol error)
+_MAX_HEAD = 64 * 1024
+
+
+class ProbeFailure(Exception):
+    """A step of one probe failed; ``reason`` is the exported code."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    first_byte: float = 0.0
+    transfer: float = 0.0
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        return next((v for k, v in self.headers if k == name), None)
+
+    def header_all(self, name: str) -> list[str]:
+        name = name.lower()
+        return [v for k, v in self.headers if k == name]
+
+
+def remaining(deadline: float, what: str) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise ProbeFailure(f"{what}_timeout", f"no time left for {what}")
+    return left
+
+
+async def connect(ip: str, port: int, deadline: float
+                  ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    try:
+        return await asyncio.wait_for(asyncio.open_connection(ip, port),
+                                      remaining(deadline, "connect"))
+    except TimeoutError:
+        raise ProbeFailure("connect_timeout", f"TCP connect to {ip} port {port} timed out") from None
+    except ConnectionRefusedError:
+        raise ProbeFailure("connect_refused", f"{ip} port {port} refused the connection") from None
+    except OSError as err:
+        raise ProbeFailure("connect_error", f"connecting to {ip} port {port}: {err}") from None
+
+
+async def start_tls(writer: asyncio.StreamWriter, ctx: ssl.SSLContext, sni: str | None,
+                    deadline: float) -> None:
+    """Upgrade in place; ``ssl.SSLError`` propagates to the caller (it carries the verdict)."""
+    budget = remaining(deadline, "tls")
+    try:
+        await asyncio.wait_for(
+            writer.start_tls(ctx, server_hostname=sni, ssl_handshake_timeout=budget), budget)
+    except TimeoutError:
+        raise ProbeFailure("tls_timeout", "the TLS handshake did not finish in time") from None
+    except (ConnectionError, EOFError) as err:
+        raise ProbeFailure("tls_error", f"the server closed during the TLS handshake: {err}") \
+            from None
+
+
+async def close(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(writer.wait_closed(), 1.0)
+
+
+async def get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str,
+              target: str, deadline: float, max_body: int) -> HttpResponse:
+    """One GET with ``Connection: close``; the body is read up to ``max_body`` bytes."""
+    conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=_MAX_HEAD)
+    request = h11.Request(method="GET", target=target, headers=[
+        ("Host", host), ("User-Agent", USER_AGENT), ("Accept", "*/*"),
+        ("Accept-Encoding", "identity"), ("Connection", "close")])
+    sent = time.monotonic()
+    try:
+        writer.write(conn.send(request) + conn.send(h11.EndOfMessage()))
+        await asyncio.wait_for(writer.drain(), remaining(deadline, "http"))
+    except TimeoutError:
+        raise ProbeFailure("http_timeout", "sending the request timed out") from None
+    except (ConnectionError, ssl.SSLError) as err:
+        raise ProbeFailure("http_error", f"sending the request failed: {err}") from None
+    response: HttpResponse | None = None
+    body = bytearray()
+    first: float | None = None
+    while True:
+        try:
+            event = conn.next_event()
+        except h11.RemoteProtocolError as err:
+            raise ProbeFailure("http_protocol", f"malformed HTTP response: {err}") from None
+        if event is h11.NEED_DATA:
+            try:
+                chunk = await asyncio.wait_for(reader.read(_READ), remaining(deadline, "http"))
+            except TimeoutError:
+                phase = "the response headers" if response is None else "the response body"
+                raise ProbeFailure("http_timeout", f"{phase} did not arrive in time") from None
+            except (ConnectionError, ssl.SSLError) as err:
+                raise ProbeFailure("http_error", f"reading the response failed: {err}") from None
+            if first is None and chunk:
+                first = time.monotonic()
+            try:
+                conn.receive_data(chunk)
+            except h11.RemoteProtocolError as err:
+                raise ProbeFailure("http_protocol", f"malformed HTTP response: {err}") from None
+            continue
+        if isinstance(event, h11.InformationalResponse):
+            continue
+        if isinstance(event, h11.Response):
+            response = HttpResponse(
+                event.status_code,
+                [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in event.headers],
+                b"", first_byte=(first or time.monotonic()) - sent)
+            continue
+        if isinstance(event, h11.Data):
+            body += event.data
+            if len(body) > max_body:
+                raise ProbeFailure("body_too_large",
+                                   f"the body exceeds the limit of {max_body} bytes")
+            continue
+        if isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
+            break
+    if response is None:  # pragma: no cover - h11 raises before this
+        raise ProbeFailure("http_protocol", "no response")
+    response.body = bytes(body)
+    response.transfer = time.monotonic() - sent - response.first_byte
+    return response
+
+
+# --- pure header checks ------------------------------------------------------------------
+
+#: label value -> what counts as present (checked on lower-cased header names)
+SECURITY_HEADERS = ("strict-transport-security", "content-security-policy",
+                    "x-content-type-options", "x-frame-options", "referrer-policy")
+_MAX_AGE = re.compile(r"(?:^|;)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:;|$)", re.IGNORECASE)
+
+
+def parse_hsts(value: str | None) -> dict[str, object] | None:
+    """The first HSTS header (internet.nl evaluates only the first): max-age and flags."""
+    if value is None:
+        return None
+    match = _MAX_AGE.search(value)
+    directives = {d.strip().lower() for d in value.split(";")}
+    return {"max_age": int(match.group(1)) if match else None,
+            "include_subdomains": "includesubdomains" in directives,
+            "preload": "preload" in directives, "raw": value[:200]}
+
+
+def csp_has_frame_ancestors(values: list[str]) -> bool:
+    return any(re.search(r"(?:^|;)\s*frame-ancestors\s", v + " ", re.IGNORECASE) for v in values)
+
+
+@dataclass
+class HeaderCheck:
+    present: dict[str, bool] = field(default_factory=dict)
+    hsts: dict[str, object] | None = None
+    values: dict[str, str] = field(default_factory=dict)
+
+
+def check_headers(response: HttpResponse) -> HeaderCheck:
+    """Presence of the security headers; X-Frame-Options also counts via CSP frame-ancestors."""
+    out = HeaderCheck(hsts=parse_hsts(response.header("strict-transport-security")))
+    csp = response.header_all("content-security-policy")
+    for name in SECURITY_HEADERS:
+        value = response.header(name)
+        out.present[name] = value is not None
+        if value is not None:
+            out.values[name] = value[:300]
+    if not out.present["x-frame-options"] and csp_has_frame_ancestors(csp):
+        out.present["x-frame-options"] = True
+        out.values["x-frame-options"] = "(CSP frame-ancestors)"
+    if out.hsts is not None and out.hsts["max_age"] is None:
+        out.present["strict-transport-security"] = False  # no max-age: invalid, ignored
+    return out
+
+
+_NONCE = re.compile(rb'nonce="[^"]*"|__VIEWSTATE[^>]*>')
+_COMPARE = 64 * 1024
+
+
+def body_distance(a: bytes, b: bytes) -> float:
+    """0.0 identical ... 1.0 unrelated (internet.nl: SequenceMatcher.quick_ratio, nonces out)."""
+    a, b = _NONCE.sub(b"", a[:_COMPARE]), _NONCE.sub(b"", b[:_COMPARE])
+    if a == b:
+        return 0.0
+    return 1.0 - difflib.SequenceMatcher(None, a, b, autojunk=False).quick_ratio()
+
+
+def decode_text(body: bytes, headers: HttpResponse) -> str:
+    charset = "utf-8"
+    ctype = headers.header("content-type") or ""
+    match = re.search(r"charset=([\w-]+)", ctype, re.IGNORECASE)
+    if match:
+        charset = match.group(1)
+    try:
+        return body.decode(charset, errors="replace")
+    except LookupError:
+        return body.decode("utf-8", errors="replace")

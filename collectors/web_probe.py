@@ -1,0 +1,327 @@
+"""One website probe: DNS, every address, TLS verdict and facts, HTTP, redirects, matrix.
+
+Everything here is I/O orchestration; the verdicts come from the pure helpers in
+``web_tls`` (certificates) and ``web_http`` (headers, parity). Nothing raises for a network
+problem: each step ends in a result with a ``reason``. All steps share one deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import dns.asyncresolver
+from upkeep.collectors import web_dns, web_http, web_tls
+from upkeep.collectors.web_http import HttpResponse, ProbeFailure
+from upkeep.collectors.web_tls import CertFacts
+
+from upkeep.config.websites import ExpectConfig, PolicyPageConfig, WebsiteConfig
+
+_REDIRECTS = (301, 302, 303, 307, 308)
+
+
+@dataclass
+class FetchResult:
+    url: str
+    family: str
+    address: str
+    reason: str = ""
+    message: str = ""
+    response: HttpResponse | None = None
+    final_url: str = ""
+    redirects: int = 0
+    #: every https hop verified and the final hop was https
+    verified_https: bool = False
+    tls_version: str = ""
+    cipher: str = ""
+    cert: CertFacts | None = None
+    phases: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def status(self) -> int | None:
+        return self.response.status if self.response is not None else None
+
+
+@dataclass
+class SiteResult:
+    config: WebsiteConfig
+    dns: web_dns.DnsResult
+    addresses: list[FetchResult] = field(default_factory=list)
+    #: per-address verdict: "" = up, else the reason
+    verdicts: list[str] = field(default_factory=list)
+    accepted: dict[str, bool] = field(default_factory=dict)
+    http_redirect: dict[str, Any] | None = None
+    policy_pages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    now: float = 0.0
+
+
+def _default_port(scheme: str) -> int:
+    return 443 if scheme == "https" else 80
+
+
+def _target(parts: Any) -> str:
+    path = parts.path or "/"
+    return f"{path}?{parts.query}" if parts.query else path
+
+
+def _host_header(parts: Any) -> str:
+    host = parts.hostname
+    if ":" in host:
+        host = f"[{host}]"
+    return host if parts.port in (None, _default_port(parts.scheme)) else f"{host}:{parts.port}"
+
+
+class Prober:
+    """Shared by every website of one collector: resolver, connection limit."""
+
+    def __init__(self, resolver: dns.asyncresolver.Resolver, dns_timeout: float,
+                 max_connections: int = 128) -> None:
+        self.resolver = resolver
+        self.dns_timeout = dns_timeout
+        self._slots = asyncio.Semaphore(max_connections)
+
+    # --- one URL over one address (following redirects) ----------------------------------
+    async def fetch(self, url: str, family: str, address: str, deadline: float,
+                    expect: ExpectConfig, ca_file: str | None, *, follow: bool = True
+                    ) -> FetchResult:
+        result = FetchResult(url, family, address)
+        phases = {"connect": 0.0, "tls": 0.0, "first_byte": 0.0}
+        started = time.monotonic()
+        seen: set[str] = set()
+        host = urlsplit(url).hostname
+        all_verified = True
+        try:
+            while True:
+                seen.add(url)
+                parts = urlsplit(url)
+                if parts.hostname != host:  # redirected elsewhere: resolve in the same family
+                    host = parts.hostname
+                    address = await self._address_for(host or "", family, deadline)
+                response, hop_verified = await self._hop(parts, address, deadline, expect.max_body_bytes,
+                                                         ca_file, result, phases)
+                if parts.scheme == "https":
+                    all_verified = all_verified and hop_verified
+                result.response, result.final_url = response, url
+                location = response.header("location")
+                if not (follow and expect.follow_redirects and response.status in _REDIRECTS
+                        and location):
+                    break
+                url = urljoin(url, location.strip())
+                if urlsplit(url).scheme not in ("http", "https"):
+                    raise ProbeFailure("redirect_bad_scheme", f"redirect to {url[:200]!r}")
+                if url in seen:
+                    raise ProbeFailure("redirect_loop", f"redirect loop back to {url[:200]}")
+                result.redirects += 1
+                if result.redirects > expect.max_redirects:
+                    raise ProbeFailure("too_many_redirects",
+                                       f"more than {expect.max_redirects} redirects")
+            result.verified_https = all_verified and urlsplit(result.final_url).scheme == "https"
+        except ProbeFailure as failure:
+            result.reason, result.message = failure.reason, str(failure)
+        phases["total"] = time.monotonic() - started
+        result.phases = phases
+        return result
+
+    async def _address_for(self, host: str, family: str, deadline: float) -> str:
+        timeout = min(self.dns_timeout, web_http.remaining(deadline, "dns"))
+        answer = await web_dns.resolve(host, self.resolver, timeout)
+        same = [a for f, a in answer.addresses if f == family] or [a for _, a in answer.addresses]
+        if not same:
+            raise ProbeFailure(answer.reason or "dns_no_address", answer.message or host)
+        return same[0]
+
+    async def _hop(self, parts: Any, address: str, deadline: float, max_body: int,
+                   ca_file: str | None, result: FetchResult, phases: dict[str, float]
+                   ) -> tuple[HttpResponse, bool]:
+        port = parts.port or _default_port(parts.scheme)
+        sni = parts.hostname if not web_dns._literal(parts.hostname) else None
+        verified = False
+        async with self._slots:
+            t0 = time.monotonic()
+            reader, writer = await web_http.connect(address, port, deadline)
+            try:
+                t1 = time.monotonic()
+                phases["connect"] += t1 - t0
+                if parts.scheme == "https":
+                    code: int | None = None
+                    message = ""
+                    try:
+                        await web_http.start_tls(writer, web_tls.verifying_context(ca_file), sni,
+                                                 deadline)
+                        verified = True
+                    except ssl.SSLError as err:
+                        # read the facts anyway: reconnect with a client that accepts anything
+                        code, message = web_tls.verify_error(err)
+                        await web_http.close(writer)
+                        reader, writer = await web_http.connect(address, port, deadline)
+                        try:
+                            await web_http.start_tls(writer, web_tls.legacy_context(), sni,
+                                                     deadline)
+                        except ssl.SSLError as err2:
+                            raise ProbeFailure("tls_error", f"TLS handshake failed: {err}; "
+                                               f"also with a legacy client: {err2}") from None
+                    phases["tls"] += time.monotonic() - t1
+                    sslobj = writer.get_extra_info("ssl_object")
+                    if result.cert is None:
+                        chain = web_tls.peer_chain_der(sslobj)
+                        result.cert = web_tls.assess_chain(
+                            chain, parts.hostname, web_tls.utcnow(), verified=verified,
+                            verify_code=code, verify_message=message)
+                        result.tls_version = web_tls.VERSION_LABEL.get(sslobj.version() or "", "")
+                        result.cipher = (sslobj.cipher() or ("",))[0]
+                        if code is None and not verified:
+                            result.cert.problems.append("untrusted")
+                response = await web_http.get(reader, writer, _host_header(parts),
+                                              _target(parts), deadline, max_body)
+                phases["first_byte"] += response.first_byte
+            finally:
+                await web_http.close(writer)
+        return response, verified
+
+    # --- the protocol-version matrix ------------------------------------------------------
+    async def accepts(self, address: str, port: int, sni: str | None, version: str,
+                      deadline: float) -> bool | None:
+        """True/False when the server accepted/refused ``version``; None when unknown."""
+        async with self._slots:
+            try:
+                _, writer = await web_http.connect(address, port, deadline)
+            except ProbeFailure:
+                return None
+            try:
+                await web_http.start_tls(writer, web_tls.legacy_context(version), sni, deadline)
+                return True
+            except ssl.SSLError:
+                return False
+            except ProbeFailure as failure:
+                return False if failure.reason == "tls_error" else None
+            finally:
+                await web_http.close(writer)
+
+    # --- the whole site -------------------------------------------------------------------
+    async def probe(self, config: WebsiteConfig, deadline: float) -> SiteResult:
+        parts = urlsplit(config.url)
+        host = parts.hostname or ""
+        expect = config.expect
+        dns_budget = min(self.dns_timeout, max(deadline - time.monotonic(), 0.05))
+        answer = await web_dns.resolve(host, self.resolver, dns_budget, ns_aaaa=expect.ns_aaaa)
+        site = SiteResult(config, answer, now=web_tls.utcnow())
+        chosen: list[tuple[str, str]] = []
+        for family in ("ipv4", "ipv6"):
+            chosen += [fa for fa in answer.addresses if fa[0] == family][: expect.max_addresses]
+        jobs: list[Any] = [self.fetch(config.url, f, a, deadline, expect, config.tls.ca_file)
+                           for f, a in chosen]
+        extra: list[Any] = []
+        if chosen and parts.scheme == "https" and expect.tls_versions:
+            port = parts.port or 443
+            sni = None if answer.literal else host
+            extra += [self._matrix(chosen[0][1], port, sni, deadline)]
+        if chosen and expect.http_redirect:
+            extra.append(self._http_redirect(config, chosen[0], deadline))
+        if config.policy_pages:
+            extra.append(self._policy_pages(config, chosen, deadline))
+        done = await asyncio.gather(*jobs, *extra)
+        site.addresses = list(done[: len(jobs)])
+        for item in done[len(jobs):]:
+            if isinstance(item, tuple) and item[0] == "matrix":
+                site.accepted = item[1]
+            elif isinstance(item, tuple) and item[0] == "redirect":
+                site.http_redirect = item[1]
+            elif isinstance(item, tuple) and item[0] == "policy":
+                site.policy_pages = item[1]
+        site.verdicts = [self.verdict(r, expect) for r in site.addresses]
+        return site
+
+    async def _matrix(self, address: str, port: int, sni: str | None, deadline: float
+                      ) -> tuple[str, dict[str, bool]]:
+        names = list(web_tls.VERSIONS)
+        results = await asyncio.gather(*(self.accepts(address, port, sni, v, deadline)
+                                         for v in names))
+        return "matrix", {v: r for v, r in zip(names, results, strict=True) if r is not None}
+
+    async def _http_redirect(self, config: WebsiteConfig, chosen: tuple[str, str],
+                             deadline: float) -> tuple[str, dict[str, Any]]:
+        parts = urlsplit(config.url)
+        host = parts.hostname or ""
+        if parts.scheme == "http":
+            url = config.url
+        else:
+            shown = f"[{host}]" if ":" in host else host
+            port = config.expect.http_port
+            url = f"http://{shown}/" if port == 80 else f"http://{shown}:{port}/"
+        fetched = await self.fetch(url, chosen[0], chosen[1], deadline, config.expect, None,
+                                   follow=False)
+        out: dict[str, Any] = {"url": url, "status": fetched.status}
+        if fetched.response is None:
+            # no plain HTTP at all also passes (internet.nl forced_http_check)
+            out.update(ok=fetched.reason in ("connect_refused",), http_answers=False,
+                       reason=fetched.reason or "no_http")
+            return "redirect", out
+        location = urljoin(url, (fetched.response.header("location") or "").strip())
+        target = urlsplit(location)
+        same_host = (target.hostname or "").lower() == host.lower()
+        ok = fetched.status in _REDIRECTS and target.scheme == "https" and same_host
+        reason = "" if ok else ("no_redirect" if fetched.status not in _REDIRECTS else
+                                "redirect_not_https" if target.scheme != "https" else
+                                "redirect_other_host")
+        out.update(ok=ok, http_answers=True, location=location[:300], reason=reason)
+        return "redirect", out
+
+    async def _policy_pages(self, config: WebsiteConfig, chosen: list[tuple[str, str]],
+                            deadline: float) -> tuple[str, dict[str, dict[str, Any]]]:
+        pages = await asyncio.gather(*(self._policy_page(config, page, chosen, deadline)
+                                       for page in config.policy_pages))
+        return "policy", {page.name: result for page, result in
+                          zip(config.policy_pages, pages, strict=True)}
+
+    async def _policy_page(self, config: WebsiteConfig, page: PolicyPageConfig,
+                           chosen: list[tuple[str, str]], deadline: float) -> dict[str, Any]:
+        host = urlsplit(page.url).hostname or ""
+        try:
+            if host == urlsplit(config.url).hostname and chosen:
+                family, address = chosen[0]
+            else:
+                answer = await web_dns.resolve(
+                    host, self.resolver, min(self.dns_timeout, web_http.remaining(deadline, "dns")))
+                if not answer.addresses:
+                    raise ProbeFailure(answer.reason or "dns_no_address", answer.message)
+                family, address = answer.addresses[0]
+        except ProbeFailure as failure:
+            return {"url": page.url, "ok": False, "status": None, "reason": failure.reason,
+                    "message": str(failure), "text_found": None, "fetched_at": time.time()}
+        fetched = await self.fetch(page.url, family, address, deadline, config.expect,
+                                   config.tls.ca_file)
+        found: bool | None = None
+        if fetched.response is not None and page.expect_text is not None:
+            found = page.expect_text in web_http.decode_text(fetched.response.body,
+                                                              fetched.response)
+        status = fetched.status
+        reason = fetched.reason
+        if not reason and status is not None and not 200 <= status < 300:
+            reason = "http_status"
+        if not reason and found is False:
+            reason = "text_missing"
+        return {"url": page.url, "ok": not reason, "status": status, "reason": reason,
+                "message": fetched.message, "text_found": found, "final_url": fetched.final_url,
+                "https": urlsplit(fetched.final_url or page.url).scheme == "https",
+                "tls_verified": fetched.verified_https, "fetched_at": time.time()}
+
+    @staticmethod
+    def verdict(result: FetchResult, expect: ExpectConfig) -> str:
+        """"" when this address is up: verified TLS, acceptable status, expected text."""
+        if result.reason:
+            return result.reason
+        if result.cert is not None and result.cert.problems and not result.verified_https:
+            return f"tls_{result.cert.problems[0]}"
+        if not result.verified_https:
+            return "no_tls"
+        status = result.status or 0
+        if not (status in expect.status if expect.status else 200 <= status < 300):
+            return "http_status"
+        if expect.text is not None and result.response is not None and \
+                expect.text not in web_http.decode_text(result.response.body, result.response):
+            return "text_missing"
+        return ""
