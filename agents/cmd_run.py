@@ -6,11 +6,20 @@ import argparse
 import asyncio
 import logging
 import signal
+import ssl
+from typing import Any
 
 import uvicorn
 from upkeep.agents.app import create_app
+from upkeep.agents.auth import install_web_security
 from upkeep.agents.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, print_config_error, with_config
 from upkeep.agents.runtime import Agent
+from upkeep.agents.web_tls import (
+    ReloadingContext,
+    exposure_warnings,
+    san_checking_protocol,
+    server_context,
+)
 
 from upkeep.config import Config, ConfigError, check_listen, load_config
 
@@ -27,9 +36,21 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run(args: argparse.Namespace, config: Config) -> int:
     try:
         check_listen(config)
+        toolkit = config.web.toolkit()
+        if toolkit.tls_server_config is not None:
+            server_context(toolkit.tls_server_config)  # bad cert/key: exit 2 before serving
+    except ValueError as err:
+        print_config_error(ConfigError([("web", str(err))]), args.config or "<embedded default>")
+        return EXIT_CONFIG
+    except (OSError, ssl.SSLError) as err:
+        print_config_error(ConfigError([("web.tls_server_config", f"cannot load: {err}")]),
+                           args.config or "<embedded default>")
+        return EXIT_CONFIG
     except ConfigError as err:
         print_config_error(err, args.config or "<embedded default>")
         return EXIT_CONFIG
+    for problem in exposure_warnings(config.listen_host, toolkit, config.web):
+        log.warning("listening on %s beyond loopback %s", config.listen, problem)
     agent = Agent(config)
     path = args.config
 
@@ -48,23 +69,26 @@ def run(args: argparse.Namespace, config: Config) -> int:
         loop = asyncio.get_running_loop()
         if hasattr(signal, "SIGHUP"):
             loop.add_signal_handler(signal.SIGHUP, reload_from_disk)
-        log.info("upkeep serving site %s on http://%s/metrics (data in %s)",
-                 config.site, config.listen, config.data_dir)
+        scheme = "https" if toolkit.tls_server_config is not None else "http"
+        log.info("upkeep serving site %s on %s://%s/metrics (data in %s)",
+                 config.site, scheme, config.listen, config.data_dir)
 
     app = create_app(agent, on_started=started)
-    web = config.web
-    ssl: dict[str, object] = {}
-    if web.tls_server_config is not None:
-        import ssl as ssl_mod
-
-        ssl = {"ssl_certfile": web.tls_server_config.cert_file,
-               "ssl_keyfile": web.tls_server_config.key_file}
-        if web.tls_server_config.client_ca_file:
-            ssl["ssl_ca_certs"] = web.tls_server_config.client_ca_file
-            ssl["ssl_cert_reqs"] = ssl_mod.CERT_REQUIRED
-    server = uvicorn.Server(uvicorn.Config(
-        app, host=config.listen_host, port=config.listen_port, log_level="warning",
-        access_log=False, lifespan="on", timeout_graceful_shutdown=3, workers=1,
-        **ssl))  # type: ignore[arg-type]
+    server = uvicorn.Server(_server_config(app, config))
     server.run()
     return EXIT_OK
+
+
+def _server_config(app: Any, config: Config) -> uvicorn.Config:
+    """One uvicorn worker; TLS from ``web:`` with certificate reload and the SAN allow-list."""
+    security = install_web_security(app, config.web)
+    options: dict[str, Any] = {}
+    if security.toolkit().tls_server_config is not None:
+        reloading = ReloadingContext(security.toolkit)
+        # uvicorn's factory hook: our context (versions, client auth, reload) instead of its own
+        options["ssl_context_factory"] = lambda _config, _default: reloading.context
+        options["ssl_certfile"] = reloading.tls.cert_file
+        options["http"] = san_checking_protocol(reloading.allowed_sans)
+    return uvicorn.Config(
+        app, host=config.listen_host, port=config.listen_port, log_level="warning",
+        access_log=False, lifespan="on", timeout_graceful_shutdown=3, workers=1, **options)
