@@ -61,7 +61,12 @@ async def targets(request: Request) -> dict[str, Any]:
 
 def extra_routers() -> list[APIRouter]:
     """Routers of the other rooms (explicit list)."""
-    return []
+    from upkeep.agents import fleet
+
+    return [
+        fleet.router,
+        __import__("upkeep.dashboards.web", fromlist=["router"]).router,  # the UI at /
+    ]
 
 
 def create_app(agent: Agent, *, manage_lifecycle: bool = True,

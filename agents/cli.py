@@ -19,6 +19,7 @@ from upkeep.config import Config, ConfigError, default_config, load_config
 COMMAND_MODULES = [
     "upkeep.agents.cmd_run",
     "upkeep.agents.cmd_probe",
+    "upkeep.agents.cmd_sd",
     "upkeep.policies.cmd_report",
 ]
 
