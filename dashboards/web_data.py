@@ -1,0 +1,149 @@
+"""What the UI pages show, gathered from the running agent (no HTML here).
+
+Readings come from the state store. Events, incidents, the KPI, the checklist and the asset
+register are other rooms' parts: each is loaded through ``optional()``, so a part that is not
+in this build (or whose database is closed) renders as a clear "not available" state instead
+of breaking the page.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from upkeep.errors import UpkeepError
+from upkeep.reading import Reading
+
+if TYPE_CHECKING:
+    from upkeep.agents.runtime import Agent
+
+log = logging.getLogger(__name__)
+
+UPS_KINDS = ("ups", "nut", "snmp")
+WEB_KINDS = ("web", "website")
+CERT_WARN_DAYS = 30
+
+
+@dataclass
+class Part:
+    """An optional part's data, or why it is not available."""
+
+    data: Any = None
+    missing: str = ""
+
+    @property
+    def available(self) -> bool:
+        return not self.missing
+
+
+def optional(module: str, what: str, load: Callable[[Any], Any]) -> Part:
+    """Import ``upkeep.<module>`` and run ``load(module)``; absent or failing -> missing."""
+    try:
+        mod = importlib.import_module(f"upkeep.{module}")
+    except ImportError:
+        return Part(missing=what)
+    try:
+        return Part(load(mod))
+    except (UpkeepError, AttributeError, LookupError, TypeError, ValueError) as err:
+        # a part whose interface or database is not there yet: say so, keep the page
+        log.info("UI part %s not available: %s", module, err)
+        return Part(missing=f"{what} ({err})")
+
+
+@dataclass
+class Row:
+    """One target as the pages show it."""
+
+    kind: str
+    name: str
+    ok: bool
+    reason: str
+    message: str
+    time: float
+    last_success: float | None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def rows(agent: Agent, kinds: tuple[str, ...] | None = None) -> list[Row]:
+    out = []
+    for state in agent.store.states():
+        r: Reading = state.latest
+        if kinds is not None and r.kind not in kinds:
+            continue
+        out.append(Row(r.kind, r.target, r.ok, r.reason, r.message, r.time, state.last_success,
+                       dict(r.info)))
+    return sorted(out, key=lambda row: (row.kind, row.name))
+
+
+def ups_rows(agent: Agent) -> list[Row]:
+    # a NUT target that expands into several UPS gives one reading per UPS, all with "status"
+    return [r for r in rows(agent) if r.kind in UPS_KINDS or ("ups" in r.info
+                                                               and "status" in r.info)]
+
+
+def ups_flags(row: Row) -> list[str]:
+    return [str(flag) for flag in row.info.get("status") or []]
+
+
+def cert_days_left(row: Row, now: float | None = None) -> float | None:
+    """Days until the website's certificate expires (leaf or earliest in chain)."""
+    info = row.info
+    cert = info.get("certificate") if isinstance(info.get("certificate"), dict) else {}
+    for key in ("chain_earliest_expiry", "cert_not_after", "not_after"):
+        value = info.get(key, cert.get(key))
+        if isinstance(value, int | float):
+            return (float(value) - (now or time.time())) / 86400
+    return None
+
+
+@dataclass
+class Problem:
+    what: str  # an i18n key: on_battery, target_down, cert_expiring ...
+    subject: str
+    detail: str = ""
+    href: str = "/"
+
+
+def problems(agent: Agent, parts: dict[str, Part]) -> list[Problem]:
+    """What is wrong now, most urgent first (power, then down, then expiring, then controls)."""
+    found: list[Problem] = []
+    for row in ups_rows(agent):
+        flags = ups_flags(row)
+        if "OB" in flags:
+            found.append(Problem("on_battery", row.name, row.info.get("summary", ""), "/ui/ups"))
+        if "LB" in flags:
+            found.append(Problem("low_battery", row.name, "", "/ui/ups"))
+        if row.info.get("replace_needed"):
+            found.append(Problem("replace_battery", row.name, "", "/ui/ups"))
+    for row in rows(agent):
+        if not row.ok:
+            found.append(Problem("target_down", f"{row.kind} {row.name}",
+                                 f"{row.reason}: {row.message}".strip(": "), _page_of(row.kind)))
+    systems = parts.get("systems")
+    if systems is not None and systems.available:
+        for system in systems.data:
+            if system.get("up") is False:
+                found.append(Problem("system_down", str(system.get("name")), "", "/ui/incidents"))
+    for row in rows(agent, WEB_KINDS):
+        days = cert_days_left(row)
+        if days is not None and days < CERT_WARN_DAYS:
+            found.append(Problem("cert_expiring", row.name, f"{days:.0f}", "/ui/websites"))
+    controls = parts.get("checklist")
+    if controls is not None and controls.available:
+        for control in controls.data:
+            if control.get("status") in ("fail", "expired", "error"):
+                found.append(Problem("control_failing", str(control.get("id")),
+                                     str(control.get("status")), "/ui/checklist"))
+    return found
+
+
+def _page_of(kind: str) -> str:
+    if kind in UPS_KINDS:
+        return "/ui/ups"
+    if kind in WEB_KINDS:
+        return "/ui/websites"
+    return "/ui/hosts" if kind == "host" else "/"
