@@ -39,6 +39,8 @@ class FetchResult:
     tls_version: str = ""
     cipher: str = ""
     cert: CertFacts | None = None
+    #: the verifying (modern) handshake failed for another reason than the certificate
+    tls_handshake_failed: bool = False
     phases: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -153,9 +155,12 @@ class Prober:
                         await web_http.start_tls(writer, web_tls.verifying_context(ca_file), sni,
                                                  deadline)
                         verified = True
-                    except ssl.SSLError as err:
+                    except (ssl.SSLError, ProbeFailure) as err:
+                        if isinstance(err, ProbeFailure) and err.reason != "tls_error":
+                            raise  # a timeout: a second try would only time out again
                         # read the facts anyway: reconnect with a client that accepts anything
-                        code, message = web_tls.verify_error(err)
+                        code, message = (web_tls.verify_error(err) if isinstance(err, ssl.SSLError)
+                                         else (None, str(err)))
                         await web_http.close(writer)
                         reader, writer = await web_http.connect(address, port, deadline)
                         try:
@@ -173,8 +178,11 @@ class Prober:
                             verify_code=code, verify_message=message)
                         result.tls_version = web_tls.VERSION_LABEL.get(sslobj.version() or "", "")
                         result.cipher = (sslobj.cipher() or ("",))[0]
-                        if code is None and not verified:
-                            result.cert.problems.append("untrusted")
+                        if not verified:
+                            result.message = (f"certificate verification failed: {message}"
+                                              if code is not None else
+                                              f"handshake with a modern client failed: {message}")
+                            result.tls_handshake_failed = code is None
                 response = await web_http.get(reader, writer, _host_header(parts),
                                               _target(parts), deadline, max_body)
                 phases["first_byte"] += response.first_byte
@@ -314,6 +322,8 @@ class Prober:
         """"" when this address is up: verified TLS, acceptable status, expected text."""
         if result.reason:
             return result.reason
+        if result.tls_handshake_failed:
+            return "tls_handshake"
         if result.cert is not None and result.cert.problems and not result.verified_https:
             return f"tls_{result.cert.problems[0]}"
         if not result.verified_https:
