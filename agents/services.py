@@ -27,4 +27,4 @@ ServiceFactory = Callable[["Agent"], "Service | None"]
 
 def service_factories() -> list[ServiceFactory]:
     """Every service factory, in start order."""
-    return []
+    return [__import__("upkeep.agents.events", fromlist=["factory"]).factory]

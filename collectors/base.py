@@ -77,4 +77,6 @@ def build_collectors(config: Config) -> list[Collector]:
 def load_all() -> None:
     """Import every collector module (explicitly: no directory scanning)."""
     from upkeep.collectors import host  # noqa: F401
+    from upkeep.collectors import nut  # noqa: F401
+    from upkeep.collectors import snmp  # noqa: F401
     from upkeep.collectors import web  # noqa: F401
