@@ -125,7 +125,7 @@ def cert_days(ctx: Context, r: Reading, params: Mapping[str, Any]) -> Verdict:
         return "error", "the certificate's expiry is unknown"
     days = float(days)
     if days > minimum:
-        return "pass", f"{days:.0f} days left (more than {minimum})"
+        return "pass", f"{days:.1f} days left (more than {minimum})"
     return "fail", f"only {days:.1f} days left (needs more than {minimum})"
 
 
