@@ -241,7 +241,7 @@ def fleet() -> dict[str, Any]:
     lay.add(table(
         "Every site",
         (f"max by (site) (upkeep_ups_status{{flag=\"OB\", {S}}})", "on battery"),
-        (f"count by (site) (upkeep_up{{{S}}} == 0)", "targets down"),
+        (f"sum by (site) (1 - upkeep_up{{{S}}})", "targets down"),
         (f"min by (site) (upkeep_website_up{{{S}}})", "websites up"),
         (f"sum by (site) (upkeep_incident_open{{{S}}})", "open incidents"),
         (f"min by (site) (upkeep_kpi_recovery_level{{{S}}})", "KPI level"),

@@ -1,0 +1,85 @@
+"""One real stack for the dashboard tests: upsd + dummy-ups, HTTPS sites, the agent.
+
+Module-scoped (each live test module gets its own stack, so a test that flips a UPS to
+battery cannot leak into another module). Short poll intervals keep the tests fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support import AgentProcess, wait_for
+
+TOKEN = "dashboards-test-token-0123456789"
+SITE = "test-site"
+UPS_ONLINE = {"ups.status": "OL", "battery.charge": "100", "battery.runtime": "1800",
+              "ups.load": "23", "input.voltage": "229.0", "output.voltage": "230.0",
+              "battery.date": "2023-06-01", "device.mfr": "Eaton", "device.model": "5E 1500i",
+              "device.serial": "G123A45678", "ups.mfr": "Eaton", "ups.model": "5E 1500i",
+              "ups.serial": "G123A45678", "battery.voltage": "13.5"}
+
+
+@dataclass
+class Stack:
+    agent: AgentProcess
+    nut: object  # tests.nut_rig.NutRig
+    web_urls: dict[str, str]
+    tmp: Path
+
+    def wait_target(self, kind_target: str, *, up: bool = True, timeout: float = 20) -> None:
+        wait_for(lambda: self.agent.targets().get(kind_target, {}).get("up") is up,
+                 timeout=timeout, message=f"{kind_target} up={up}")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    from tests.nut_rig import NutRig
+    from tests.web_rig import GOOD_HEADERS, Dnsmasq, Pki, Route, WebRig
+
+    tmp = tmp_path_factory.mktemp("dash")
+    pki = Pki(tmp / "pki")
+    nut = NutRig(tmp / "nut")
+    nut.add_ups("ups1", UPS_ONLINE)
+    nut.add_ups("ups2", {**UPS_ONLINE, "device.serial": "G999", "ups.serial": "G999",
+                         "battery.charge": "87"})
+    nut.start()
+    web = WebRig()
+    agent = dns = None
+    try:
+        page = Route(body=b"hello", headers=GOOD_HEADERS)
+        good = web.https(pki.leaf("valid"), routes={"/": page})
+        soon = web.https(pki.leaf("soon"), routes={"/": page})
+        # a name on both families (IPv6 parity) through a real DNS server, and an IP literal
+        dns = Dnsmasq(tmp / "dns", {"good.test": ["127.0.0.1", "::1"]})
+        urls = {"intranet": good.url("good.test"), "expiring": soon.url("127.0.0.1")}
+        site = {"expect": {"http_redirect": False}, "tls": {"ca_file": str(pki.ca_file)},
+                "interval": "2s", "timeout": "1500ms"}
+        config = {
+            "site": SITE,
+            "host": {"interval": "2s", "timeout": "1500ms"},
+            "ups": [{"name": name, "nut": {"host": "127.0.0.1", "port": nut.port, "ups": name,
+                                           "interval": "1s", "timeout": "900ms"}}
+                    for name in ("ups1", "ups2")],
+            "resolver": dns.resolver(),
+            "websites": [{"name": name, "url": url, **site} for name, url in urls.items()],
+            "web": {"api_token": TOKEN},
+        }
+        (tmp / "agent").mkdir(exist_ok=True)
+        agent = AgentProcess(tmp / "agent", config).start()
+        result = Stack(agent, nut, urls, tmp)
+        for key in ("web:intranet", "web:expiring"):
+            wait_for(lambda k=key: k in agent.targets(), timeout=20, message=key)
+        wait_for(lambda: sum(1 for t in agent.targets().values() if t["info"].get("ups")) == 2,
+                 timeout=20, message=f"both UPS polled (log: {agent.log_text()[-1500:]})")
+        yield result
+    finally:
+        if agent is not None:
+            agent.stop()
+        if dns is not None:
+            dns.close()
+        web.close()
+        nut.stop()
