@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 
 from upkeep.policies.thai import fiscal_year, fiscal_year_bounds
 
+from upkeep.config.policy_kpi import KpiConfig
+
 LEVELS = (5, 4, 3, 2, 1)
 NOT_ACHIEVED = 0
 
@@ -231,3 +233,16 @@ def office_year(fy: int, results: Sequence[YearResult], scale: Scale) -> YearRes
         None, fy, min(r.level for r in results), sum(r.incidents for r in results),
         worst.worst_seconds, worst.worst_incident, any(r.provisional for r in results),
         any(r.needs_review for r in results), tuple(d for r in results for d in r.durations))
+
+
+# --- from the configuration ----------------------------------------------------------------
+
+def scales_from_config(config: KpiConfig) -> list[Scale]:
+    return [Scale(s.valid_from_fy, dict(s.thresholds), s.no_incident_level)
+            for s in config.scales]
+
+
+def config_windows(config: KpiConfig) -> list[Window]:
+    """Configured windows: approved in advance, so never retroactive (``created_at`` None)."""
+    return [Window(w.start.timestamp(), w.end.timestamp(), w.system or None)
+            for w in config.maintenance]
