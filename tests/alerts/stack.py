@@ -1,0 +1,186 @@
+"""Real Alertmanager / Prometheus processes and real receivers for the alerting tests.
+
+Debian's ``prometheus-alertmanager`` and ``prometheus`` run on free loopback ports in temp dirs
+(reference alerts-dashboards.md §2.3); the webhook receiver is a ``ThreadingHTTPServer`` that
+records every JSON payload, the mail receiver an aiosmtpd ``Controller``. Nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Iterator
+from email import message_from_bytes
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from tests.support import REPO, free_port, need_binary, wait_for
+
+ALERTS = REPO / "alerts"
+
+
+class WebhookReceiver:
+    """Records POSTed JSON bodies; ``fail`` makes it answer 503 (a receiver that is down)."""
+
+    def __init__(self) -> None:
+        self.payloads: list[dict[str, Any]] = []
+        self.requests: list[tuple[str, dict[str, str], bytes]] = []
+        self.fail = False
+        self._lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if outer.fail:
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                with outer._lock:
+                    outer.requests.append((self.path, dict(self.headers), body))
+                    with contextlib.suppress(ValueError):
+                        outer.payloads.append(json.loads(body))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> WebhookReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(5)
+
+    def alerts(self) -> list[tuple[str, str, str]]:
+        """(status, alertname, site) of every alert in every payload so far."""
+        with self._lock:
+            return [(a["status"], a["labels"].get("alertname", ""), a["labels"].get("site", ""))
+                    for p in self.payloads for a in p.get("alerts", [])]
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on a free loopback port, keeping every message."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[Message] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+        outer = self
+
+        class Handler:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+                outer.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+                outer.messages.append(message_from_bytes(envelope.original_content))
+                return "250 OK"
+
+        self.port = free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+    def __enter__(self) -> SmtpSink:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.controller.stop()
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+def alertmanager_config(webhook_url: str, smtp_port: int | None = None, *,
+                        fast: bool = True) -> dict[str, Any]:
+    """The shipped alerts/alertmanager.yml with receivers pointed at the test's servers."""
+    config: dict[str, Any] = yaml.safe_load((ALERTS / "alertmanager.yml").read_text())
+    for receiver in config["receivers"]:
+        for hook in receiver.get("webhook_configs", []):
+            hook["url"] = webhook_url
+    if smtp_port is not None:
+        config["global"]["smtp_smarthost"] = f"127.0.0.1:{smtp_port}"
+        config["global"]["smtp_require_tls"] = False
+    if fast:
+        config["route"].update(group_wait="1s", group_interval="1s", repeat_interval="1h")
+    return config
+
+
+@contextlib.contextmanager
+def running_alertmanager(tmp: Path, config: dict[str, Any]) -> Iterator[str]:
+    binary = need_binary("prometheus-alertmanager")
+    port = free_port()
+    (tmp / "am.yml").write_text(yaml.safe_dump(config))
+    log = (tmp / "alertmanager.log").open("wb")
+    proc = subprocess.Popen(
+        [binary, f"--config.file={tmp / 'am.yml'}", f"--storage.path={tmp / 'am-data'}",
+         f"--web.listen-address=127.0.0.1:{port}",
+         f"--web.external-url=http://127.0.0.1:{port}", "--cluster.listen-address="],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: httpx.get(f"{url}/-/ready", timeout=1).status_code == 200, timeout=20,
+                 message="alertmanager ready")
+        yield url
+    finally:
+        _stop(proc)
+        log.close()
+
+
+@contextlib.contextmanager
+def running_prometheus(tmp: Path, config: dict[str, Any]) -> Iterator[str]:
+    binary = need_binary("prometheus")
+    port = free_port()
+    (tmp / "prom.yml").write_text(yaml.safe_dump(config))
+    log = (tmp / "prometheus.log").open("wb")
+    proc = subprocess.Popen(
+        [binary, f"--config.file={tmp / 'prom.yml'}", f"--storage.tsdb.path={tmp / 'prom-data'}",
+         f"--web.listen-address=127.0.0.1:{port}",
+         f"--web.external-url=http://127.0.0.1:{port}"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: httpx.get(f"{url}/-/ready", timeout=1).status_code == 200, timeout=30,
+                 message="prometheus ready")
+        yield url
+    finally:
+        _stop(proc)
+        log.close()
+
+
+def am_alerts(url: str) -> list[dict[str, Any]]:
+    """Every alert Alertmanager holds (active, inhibited and silenced), as API v2 reports it."""
+    response = httpx.get(f"{url}/api/v2/alerts",
+                         params={"inhibited": "true", "silenced": "true", "active": "true"},
+                         timeout=5)
+    response.raise_for_status()
+    return list(response.json())
+
+
+def states(alerts: list[dict[str, Any]], **labels: str) -> list[str]:
+    """``status.state`` of every alert whose labels include ``labels``."""
+    return [a["status"]["state"] for a in alerts
+            if all(a["labels"].get(k) == v for k, v in labels.items())]
