@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "upkeep.policies.cmd_checklist",
     "upkeep.policies.cmd_assets",
     "upkeep.policies.cmd_report",
+    "upkeep.policies.cmd_incidents",
 ]
 
 EXIT_OK, EXIT_DOWN, EXIT_CONFIG = 0, 1, 2
