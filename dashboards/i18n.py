@@ -8,6 +8,7 @@ key), and a test checks both tables have the same keys.
 
 from __future__ import annotations
 
+from datetime import date as _date
 from typing import Literal
 
 from upkeep.policies import thai
@@ -137,6 +138,27 @@ LABELS: dict[str, tuple[str, str]] = {
     "no": ("no", "ไม่"),
     "unknown": ("unknown", "ไม่ทราบ"),
     "years": ("{n} years", "{n} ปี"),
+    "ev.on_battery": ("On battery", "ใช้ไฟจากแบตเตอรี่"),
+    "ev.on_line": ("Back on line power", "กลับมาใช้ไฟหลัก"),
+    "ev.low_battery": ("Low battery", "แบตเตอรี่ต่ำ"),
+    "ev.replace_battery": ("Replace battery", "ควรเปลี่ยนแบตเตอรี่"),
+    "ev.forced_shutdown": ("Forced shutdown", "สั่งปิดเครื่องฉุกเฉิน"),
+    "ev.comm_lost": ("Communication lost", "ขาดการติดต่อ"),
+    "ev.comm_restored": ("Communication restored", "กลับมาติดต่อได้"),
+    "st.pass": ("pass", "ผ่าน"),
+    "st.fail": ("fail", "ไม่ผ่าน"),
+    "st.partial": ("partial", "ผ่านบางส่วน"),
+    "st.manual-pending": ("awaiting attestation", "รอการรับรอง"),
+    "st.expired": ("expired", "หมดอายุ"),
+    "st.not-applicable": ("not applicable", "ไม่เกี่ยวข้อง"),
+    "st.error": ("error", "ผิดพลาด"),
+    "as.overdue": ("overdue", "เกินกำหนดแล้ว"),
+    "as.due_in_fy": ("due this fiscal year", "ครบกำหนดในปีงบประมาณนี้"),
+    "as.next_fy": ("due next fiscal year", "ครบกำหนดปีงบประมาณหน้า"),
+    "as.later": ("in service", "ใช้งานอยู่"),
+    "as.unknown": ("unknown", "ไม่ทราบ"),
+    "office": ("Whole office", "ภาพรวมหน่วยงาน"),
+    "review": ("needs review", "ต้องตรวจสอบ"),
 }
 
 
@@ -146,10 +168,19 @@ def label(key: str, lang: Lang, **values: object) -> str:
     return text.format(**values) if values else text
 
 
-def date(when: float | None, lang: Lang) -> str:
-    """A date in the language's calendar (Thai: Buddhist Era), or a dash."""
-    if when is None:
+def date(when: float | _date | str | None, lang: Lang) -> str:
+    """A date in the language's calendar (Thai: Buddhist Era), or a dash.
+
+    Accepts Unix seconds, a ``date`` or an ISO ``YYYY-MM-DD`` string (as the API gives)."""
+    if when is None or when == "":
         return "–"
+    if isinstance(when, str):
+        try:
+            when = _date.fromisoformat(when[:10])
+        except ValueError:
+            return when
+    if isinstance(when, _date):
+        return thai.format_date(when, lang)
     return thai.format_date(float(when), lang)
 
 

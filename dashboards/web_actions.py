@@ -29,7 +29,8 @@ class Action:
     method: str
     endpoint: str
     fields: tuple[Field, ...]
-    encoding: str = "json"  # or "file"
+    #: "json": the fields as a JSON object; "raw": the one file as the body, ?filename=NAME
+    encoding: str = "json"
 
 
 BY = Field("by", "by")
@@ -46,13 +47,13 @@ ACTIONS: dict[str, tuple[Action, ...]] = {
                 Field("end", "end", "datetime-local"), BY, NOTE)),
     ),
     "checklist": (
-        Action("attest", "attest", "POST", "/api/v1/checklist/{control}/attest",
+        Action("attest", "attest", "POST", "/api/v1/checklist/attest",
                (Field("control", "control"), BY, Field("evidence_url", "evidence_url", "url"),
                 Field("valid_until", "valid_until", "date"), NOTE)),
     ),
     "assets": (
         Action("import", "import_assets", "POST", "/api/v1/assets/import",
-               (Field("file", "file", "file"),), encoding="file"),
+               (Field("file", "file", "file"),), encoding="raw"),
     ),
 }
 

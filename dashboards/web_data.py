@@ -90,14 +90,13 @@ def ups_flags(row: Row) -> list[str]:
 
 
 def cert_days_left(row: Row, now: float | None = None) -> float | None:
-    """Days until the website's certificate expires (leaf or earliest in chain)."""
-    info = row.info
-    cert = info.get("certificate") if isinstance(info.get("certificate"), dict) else {}
-    for key in ("chain_earliest_expiry", "cert_not_after", "not_after"):
-        value = info.get(key, cert.get(key))
-        if isinstance(value, int | float):
-            return (float(value) - (now or time.time())) / 86400
-    return None
+    """Days until the website's certificate (or the earliest in its chain) expires."""
+    tls = row.info.get("tls")
+    if not isinstance(tls, dict):
+        return None
+    values = [tls.get(k) for k in ("not_after", "chain_earliest_expiry")]
+    stamps = [float(v) for v in values if isinstance(v, int | float)]
+    return (min(stamps) - (now or time.time())) / 86400 if stamps else None
 
 
 @dataclass

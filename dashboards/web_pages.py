@@ -131,7 +131,9 @@ def ups(agent: Agent, lang: Lang) -> str:
         out.append(table(label("events", lang), [label("time", lang), "UPS",
                                                  label("event", lang)],
                          ([e(fdatetime(ev.get("time"), lang)), e(ev.get("ups")),
-                           e(ev.get("event") or ev.get("kind") or ev.get("flag"))]
+                           badge(ev.get("severity") == "resolved" or None
+                                 if ev.get("severity") != "critical" else False,
+                                 label("ev." + str(ev.get("kind")), lang))]
                           for ev in events.data[:50])))
     return "".join(out)
 
@@ -181,22 +183,32 @@ def websites(agent: Agent, lang: Lang) -> str:
     for r in rows:
         i = r.info
         days = data.cert_days_left(r)
-        cert = i.get("certificate") if isinstance(i.get("certificate"), dict) else {}
-        not_after = i.get("cert_not_after", cert.get("not_after"))
-        accepted = i.get("tls_accepted") or i.get("tls_versions") or []
-        if isinstance(accepted, dict):
-            accepted = [k for k, v in accepted.items() if v]
-        problems = i.get("problems") or i.get("cert_problems") or []
+        tls = i.get("tls") if isinstance(i.get("tls"), dict) else {}
+        http = i.get("http") if isinstance(i.get("http"), dict) else {}
+        accepted = tls.get("accepted") or {}
+        versions = " ".join(
+            f'<span class="badge {"warn" if v in ("TLS 1.0", "TLS 1.1") else "ok"}">{e(v)}</span>'
+            for v, ok in sorted(accepted.items()) if ok) or "–"
+        parity = i.get("ipv6_parity")
+        families = i.get("families") or {}
+        v6 = families.get("ipv6")
+        if isinstance(parity, dict):
+            ipv6 = badge(bool(parity.get("ok")), label("yes" if parity.get("ok") else "no", lang))
+        elif v6 is not None:
+            ipv6 = badge(bool(v6.get("up")), label("up" if v6.get("up") else "down", lang))
+        else:
+            ipv6 = "–"
+        problems = [str(p) for p in tls.get("problems") or []]
+        if not r.ok and r.message:
+            problems.append(r.message)
         body.append([
             f"<strong>{e(r.name)}</strong><br><small>{e(i.get('url', ''))}</small>",
             badge(r.ok, label("up" if r.ok else "down", lang)),
-            e(i.get("http_status") or i.get("status_code") or "–"),
-            e(fdate(not_after, lang) if isinstance(not_after, int | float) else "–"),
+            e(http.get("status") or "–"),
+            e(fdate(tls.get("not_after"), lang) if tls.get("not_after") else "–"),
             badge(days is not None and days >= data.CERT_WARN_DAYS,
                   f"{days:.0f}" if days is not None else "–"),
-            e(", ".join(str(v) for v in accepted) or "–"),
-            e(i.get("ipv6_parity", i.get("ipv6", "–"))),
-            e(", ".join(str(p) for p in problems) or r.message or "")])
+            versions, ipv6, e(", ".join(problems))])
     cols = [label(k, lang) for k in ("website", "status", "http_status", "cert_expires",
                                      "days_left", "tls_versions", "ipv6", "problems_col")]
     return table(label("nav.websites", lang), cols, body, "wide")
@@ -225,7 +237,8 @@ def incidents(agent: Agent, lang: Lang) -> str:
     else:
         out.append(table("KPI", [label("system", lang), label("fiscal_year", lang),
                                  label("level", lang), label("worst", lang)],
-                         ([e(k.get("system")), e(k.get("fiscal_year")),
+                         ([e(label("office", lang) if k.get("system") == "_office"
+                             else k.get("system")), e(k.get("fiscal_year")),
                            f"<strong>{e(k.get('level'))}</strong>",
                            e(fduration(k.get("worst_seconds"), lang))] for k in kpi.data)))
     inc = parts.incidents(agent)
@@ -243,29 +256,53 @@ def incidents(agent: Agent, lang: Lang) -> str:
                            e(fdatetime(i.get("started"), lang)),
                            e(fdatetime(i.get("restored"), lang) if i.get("restored")
                              else label("open", lang)),
-                           e(fduration(i.get("duration_seconds"), lang)), e(i.get("level")),
-                           e(fdatetime(i.get("acknowledged"), lang) if i.get("acknowledged")
-                             else "–"), e(i.get("cause") or "")] for i in inc.data), "wide"))
+                           e(fduration(i.get("duration_seconds"), lang)),
+                           e(i.get("level")) + (f' <span class="badge warn">{e(label("review", lang))}'
+                                                "</span>" if i.get("review") else ""),
+                           e(f'{fdatetime(i.get("acknowledged"), lang)} ({i.get("acknowledged_by")})'
+                             if i.get("acknowledged") else "–"), e(i.get("cause") or "")]
+                          for i in inc.data), "wide"))
     return "".join(out)
 
 
 # --- checklist ---------------------------------------------------------------------------------
 
+def _status_badge(status: str, lang: Lang) -> str:
+    ok = True if status == "pass" else (None if status in ("partial", "manual-pending",
+                                                            "not-applicable") else False)
+    return badge(ok, label("st." + status, lang))
+
+
+def _evidence(items: list[dict[str, Any]], lang: Lang) -> str:
+    out = []
+    for a in items:
+        what = a.get("evidence_name") or a.get("evidence") or ""
+        if a.get("evidence_kind") == "url":
+            what = f'<a href="{e(a.get("evidence"))}" rel="noopener noreferrer">{e(what)}</a>'
+        else:
+            what = e(what) + (f" <small>sha256 {e(str(a.get('sha256'))[:12])}…</small>"
+                              if a.get("sha256") else "")
+        out.append(f"{what}<br><small>{e(a.get('by'))}, {e(fdate(a.get('at'), lang))}; "
+                   f"{e(label('valid_until', lang))} {e(fdate(a.get('valid_until'), lang))}"
+                   "</small>")
+    return "<br>".join(out) or "–"
+
+
 def checklist(agent: Agent, lang: Lang) -> str:
     controls = parts.checklist(agent)
     if not controls.available:
         return missing(controls.missing, lang)
-    body = [[f"<strong>{e(c.get('id'))}</strong> {e(c.get('title_' + lang) or c.get('title'))}",
-             badge(c.get("status") == "pass" if c.get("status") not in ("partial",
-                                                                        "manual-pending")
-                   else None, str(c.get("status"))),
-             e(c.get("evidence") or "–"), e(fdate(c.get("valid_until"), lang)
-                                            if isinstance(c.get("valid_until"), int | float)
-                                            else c.get("valid_until") or "–"),
-             e(c.get("next_" + lang) or c.get("next") or "")] for c in controls.data]
+    body = []
+    for c in controls.data:
+        title = c["title"].get(lang) or c["title"].get("en", "")
+        details = "<br>".join(e(d) for d in c.get("details", [])[:4])
+        body.append([f"<strong>{e(c['id'])}</strong> {e(title)}"
+                     + (f"<br><small>{details}</small>" if details else ""),
+                     _status_badge(str(c["status"]), lang), _evidence(c.get("evidence", []), lang),
+                     e(c.get("next_step", {}).get(lang, "") if c["status"] != "pass" else "")])
     return table(label("nav.checklist", lang),
-                 [label(k, lang) for k in ("control", "status", "evidence", "valid_until",
-                                           "next_step")], body, "wide")
+                 [label(k, lang) for k in ("control", "status", "evidence", "next_step")], body,
+                 "wide")
 
 
 # --- assets ------------------------------------------------------------------------------------
@@ -288,7 +325,10 @@ def assets(agent: Agent, lang: Lang) -> str:
                          ([e(a.get("tag")), e(a.get("class")), e(a.get("site")),
                            e(a.get("model")), e(a.get("serial")),
                            e(fdate(a.get("in_service"), lang)),
-                           e(fdate(a.get("end_of_life"), lang)), e(a.get("state"))]
+                           e(fdate(a.get("end_of_life"), lang)),
+                           badge(a.get("state") in ("later", "next_fy")
+                                 if a.get("state") != "due_in_fy" else None,
+                                 label("as." + str(a.get("state")), lang))]
                           for a in register.data), "wide"))
     return "".join(out)
 

@@ -22,52 +22,117 @@ REPORT_KINDS = {"status": "report.status", "kpi": "nav.incidents",
                 "checklist": "nav.checklist", "assets": "nav.assets"}
 
 
-def _db(agent: Agent) -> Any:
-    if agent.db is None:
-        raise LookupError(agent.db_error or "the agent's database is closed")
-    return agent.db
+def _service(agent: Agent, name: str) -> Any:
+    for service in agent.services:
+        if getattr(service, "name", None) == name:
+            return service
+    raise LookupError(agent.db_error or f"the {name} service is not running")
 
 
 def events(agent: Agent) -> Part:
     def load(mod: Any) -> list[dict[str, Any]]:
-        items = mod.list_events(_db(agent), limit=50)
-        return [e if isinstance(e, dict) else e.to_json() for e in items]
+        recorder = mod.find_recorder(agent)
+        if recorder is None:
+            raise LookupError(agent.db_error or "power events are not recorded")
+        return [e.to_json() for e in recorder.events(limit=50)]
     return optional("agents.events", "power events (agents/events.py)", load)
+
+
+def _kpi_year(agent: Agent, mod: Any) -> Any:
+    """The current fiscal year graded (incidents with their levels, per-system results)."""
+    from upkeep.policies.thai import fiscal_year
+
+    service = _service(agent, "kpi")
+    if service.ledger is None:
+        raise LookupError(agent.db_error or "the incident ledger is not open")
+    now = time.time()
+    names = [s.name for s in agent.config.systems]
+    return mod.grade_year(service.ledger, agent.config.policies.kpi, fiscal_year(now), now,
+                          names)
 
 
 def incidents(agent: Agent) -> Part:
     def load(mod: Any) -> list[dict[str, Any]]:
-        items = mod.list_incidents(_db(agent))
-        return [i if isinstance(i, dict) else i.to_json() for i in items]
+        view = _kpi_year(agent, mod)
+        out = []
+        for incident, grade in sorted(view.graded, key=lambda p: -p[0].started_at):
+            out.append({"id": incident.id, "system": incident.system,
+                        "started": incident.started_at, "restored": incident.restored_at,
+                        "open": incident.restored_at is None,
+                        "duration_seconds": grade.effective_seconds, "level": grade.level,
+                        "acknowledged": incident.acknowledged_at,
+                        "acknowledged_by": incident.acknowledged_by,
+                        "cause": " ".join(x for x in (incident.cause_category,
+                                                      incident.cause_text) if x),
+                        "review": grade.needs_review})
+        return out
     return optional("policies.incidents", "incidents (policies/incidents.py)", load)
 
 
 def systems(agent: Agent) -> Part:
     def load(mod: Any) -> list[dict[str, Any]]:
-        return [s if isinstance(s, dict) else s.to_json() for s in mod.system_states(agent)]
-    return optional("policies.incidents", "systems (policies/incidents.py)", load)
+        return [{"name": name, "up": up} for name, up in _service(agent, "kpi").up.items()]
+    return optional("policies.kpi_service", "systems (policies/kpi_service.py)", load)
 
 
 def kpi(agent: Agent) -> Part:
     def load(mod: Any) -> list[dict[str, Any]]:
-        return [k if isinstance(k, dict) else k.to_json()
-                for k in mod.current_levels(agent, time.time())]
-    return optional("policies.kpi", "KPI (policies/kpi.py)", load)
+        view = _kpi_year(agent, mod)
+        results = [*view.systems.values(), view.office]
+        return [{"system": r.system or "_office", "fiscal_year": r.fiscal_year,
+                 "level": r.level, "worst_seconds": r.worst_seconds,
+                 "incidents": r.incidents, "provisional": r.provisional} for r in results]
+    return optional("policies.incidents", "KPI (policies/incidents.py)", load)
 
 
 def kpi_thresholds(agent: Agent) -> list[tuple[int, float]] | None:
-    return None
+    """(level, hours) of the scale in force this fiscal year, best level first."""
+    try:
+        from upkeep.policies.kpi import scale_for, scales_from_config
+        from upkeep.policies.thai import fiscal_year
+
+        scale = scale_for(fiscal_year(time.time()),
+                          scales_from_config(agent.config.policies.kpi))
+    except (ImportError, AttributeError, LookupError, ValueError):
+        return None
+    return [(level, seconds / 3600) for level, seconds in
+            sorted(scale.thresholds.items(), reverse=True)]
 
 
 def checklist(agent: Agent) -> Part:
     def load(mod: Any) -> list[dict[str, Any]]:
-        return [c if isinstance(c, dict) else c.to_json() for c in mod.evaluate_agent(agent)]
-    return optional("policies.checklist", "security checklist (policies/checklist.py)", load)
+        service = _service(agent, "checklist")
+        result = service.current()
+        if result is None:
+            raise LookupError(f"checklist catalogue: {service.catalogue_error}")
+        out = []
+        for item in result.to_json()["controls"]:
+            evidence = [s["attestation"] for s in item["subjects"] if s.get("attestation")]
+            details = [f"{s['subject']}: {s['detail']}" if s.get("subject") else s["detail"]
+                       for s in item["subjects"] if s.get("detail")]
+            out.append({"id": item["id"], "title": item["title"], "status": item["status"],
+                        "evidence": evidence, "details": details,
+                        "next_step": item["next_step"]})
+        return out
+    return optional("policies.checklist_service", "security checklist", load)
 
 
 def assets(agent: Agent) -> Part:
     def load(mod: Any) -> list[dict[str, Any]]:
-        return [a if isinstance(a, dict) else a.to_json() for a in mod.list_assets(_db(agent))]
+        service = _service(agent, "assets")
+        config = agent.config.policies.assets
+        today = mod.today_bangkok()
+        fy = mod.date_fiscal_year(today)
+        out = []
+        for asset in service.register.assets():
+            eol = mod.end_of_life(asset, config)
+            out.append({"tag": asset.name, "class": asset.asset_class,
+                        "site": asset.get("site"), "model": " ".join(
+                            x for x in (asset.get("manufacturer"), asset.get("model")) if x),
+                        "serial": asset.serial, "in_service": eol.started,
+                        "end_of_life": eol.due, "state": mod.classify(eol.due, fy, today),
+                        "conflicts": len(asset.conflicts)})
+        return out
     return optional("policies.assets", "asset register (policies/assets.py)", load)
 
 

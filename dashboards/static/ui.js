@@ -63,11 +63,20 @@
       var t = token();
       if (t) { headers.Authorization = "Bearer " + t; }
       var payload;
-      if (form.dataset.encoding === "file") {
-        payload = data;
+      if (form.dataset.encoding === "raw") {
+        var file = form.querySelector("input[type=file]").files[0];
+        if (!file) { return; }
+        url += (url.indexOf("?") < 0 ? "?" : "&") + "filename=" + encodeURIComponent(file.name);
+        payload = file;
       } else {
         var obj = {};
-        data.forEach(function (value, key) { if (value !== "") { obj[key] = value; } });
+        data.forEach(function (value, key) {
+          if (value === "") { return; }
+          var input = form.elements[key];
+          // datetime-local inputs are local wall time: send Unix seconds, unambiguous
+          if (input && input.type === "datetime-local") { value = Date.parse(value) / 1000; }
+          obj[key] = value;
+        });
         headers["Content-Type"] = "application/json";
         payload = JSON.stringify(obj);
       }

@@ -53,9 +53,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         page = Route(body=b"hello", headers=GOOD_HEADERS)
         good = web.https(pki.leaf("valid"), routes={"/": page})
         soon = web.https(pki.leaf("soon"), routes={"/": page})
+        expired = web.https(pki.leaf("expired"), routes={"/": page}, families=("ipv4",))
         # a name on both families (IPv6 parity) through a real DNS server, and an IP literal
         dns = Dnsmasq(tmp / "dns", {"good.test": ["127.0.0.1", "::1"]})
-        urls = {"intranet": good.url("good.test"), "expiring": soon.url("127.0.0.1")}
+        urls = {"intranet": good.url("good.test"), "expiring": soon.url("127.0.0.1"),
+                "old-portal": expired.url("127.0.0.1")}
         site = {"expect": {"http_redirect": False}, "tls": {"ca_file": str(pki.ca_file)},
                 "interval": "2s", "timeout": "1500ms"}
         config = {
@@ -66,12 +68,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                     for name in ("ups1", "ups2")],
             "resolver": dns.resolver(),
             "websites": [{"name": name, "url": url, **site} for name, url in urls.items()],
+            "systems": [{"name": "intranet", "title_th": "อินทราเน็ต", "title_en": "Intranet",
+                         "checks": ["web:intranet"]}],
             "web": {"api_token": TOKEN},
         }
         (tmp / "agent").mkdir(exist_ok=True)
         agent = AgentProcess(tmp / "agent", config).start()
         result = Stack(agent, nut, urls, tmp)
-        for key in ("web:intranet", "web:expiring"):
+        for key in ("web:intranet", "web:expiring", "web:old-portal"):
             wait_for(lambda k=key: k in agent.targets(), timeout=20, message=key)
         wait_for(lambda: sum(1 for t in agent.targets().values() if t["info"].get("ups")) == 2,
                  timeout=20, message=f"both UPS polled (log: {agent.log_text()[-1500:]})")
