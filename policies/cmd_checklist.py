@@ -94,7 +94,7 @@ def _explain(result: ChecklistResult, problem: str) -> ChecklistResult:
 
     rows = []
     for row in result.controls:
-        subjects = tuple(replace(s, detail=f"{s.detail} ({problem})")
+        subjects = tuple(replace(s, detail="no reading: the agent did not answer")
                          if s.status == "error" and "no reading" in s.detail else s
                          for s in row.subjects)
         rows.append(replace(row, subjects=subjects))

@@ -1,0 +1,26 @@
+"""Arguments every ``upkeep report`` kind of this room shares: format, language, output."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from upkeep.agents.cli import add_config_arg
+from upkeep.policies.render import FORMATS
+
+
+def add_output_args(parser: argparse.ArgumentParser) -> None:
+    add_config_arg(parser)
+    parser.add_argument("--format", choices=FORMATS,
+                        help="csv, xlsx, pdf or json (default: from the -o file's extension)")
+    parser.add_argument("--lang", choices=["th", "en"], default="th")
+    parser.add_argument("-o", "--output", required=True, metavar="FILE")
+
+
+def output_format(args: argparse.Namespace) -> str:
+    if args.format:
+        return str(args.format)
+    suffix = Path(args.output).suffix.lower().lstrip(".")
+    if suffix not in FORMATS:
+        raise ValueError(f"cannot tell the format from {args.output!r}: give --format")
+    return suffix
