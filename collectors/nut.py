@@ -69,6 +69,9 @@ IDENTITY = {"mfr": ("ups.mfr", "device.mfr"), "model": ("ups.model", "device.mod
             "serial": ("ups.serial", "device.serial"), "firmware": ("ups.firmware",)}
 #: serial numbers that mean "none" (dumps show all of these)
 _NO_SERIAL = re.compile(r"^(?:[0*]+|\[?unknown\]?|n/?a|none|<redacted>)$", re.IGNORECASE)
+#: variables that may look numeric but are identifiers ("000000000000", "0002", "5.100")
+_IDENTIFIERS = (".serial", ".productid", ".vendorid", ".firmware", ".firmware.aux", ".mfr",
+                ".model", ".date", ".macaddr", ".id", ".type", ".version", ".description")
 _NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
 _STATUS_TOKEN = re.compile(r"^[A-Za-z0-9_.:+-]{1,32}$")
 _MONTHS = {m: i for i, m in enumerate(
@@ -151,8 +154,8 @@ def snapshot_from_vars(name: str, variables: Mapping[str, str]) -> UpsSnapshot:
     snap.replace_needed = "RB" in snap.status or any("replace" in a for a in snap.alarms)
     mapped = set(VARIABLES) | set(TEMPERATURES)
     for var, value in variables.items():
-        if var in mapped or var.startswith("driver."):
-            continue  # mapped above, or the driver's own settings rather than the unit's
+        if var in mapped or var.startswith("driver.") or var.endswith(_IDENTIFIERS):
+            continue  # mapped above, the driver's own settings, or a name that is no quantity
         number = parse_number(value)
         if number is not None:
             snap.variables[var] = number
@@ -272,7 +275,8 @@ class NutCollector(Collector):
                     "tls": client.tls_active}})
 
     async def _poll_discovery(self, target: Target) -> list[Reading]:
-        client = self.client(NutConfig(host=DEFAULT_HOST, port=DEFAULT_PORT))
+        where: _Discovery = target.settings
+        client = self.client(NutConfig(host=where.host, port=where.port))
         deadline = target.timeout * 0.9
         started = time.time()
         try:

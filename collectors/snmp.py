@@ -107,11 +107,14 @@ class _Session:
     auth: CommunityData | UsmUserData
     transport: Any = None
     profile: MibProfile | None = None
+    #: the agent's authoritative engine ID (v3), learnt once by discovery
+    engine_id: bytes | None = None
     down: bool = False
     last_error: str = field(default="", repr=False)
 
 
-def _auth_data(name: str, cfg: SnmpConfig) -> CommunityData | UsmUserData:
+def _auth_data(name: str, cfg: SnmpConfig, engine_id: bytes | None = None
+               ) -> CommunityData | UsmUserData:
     if cfg.version in ("1", "2c"):
         community = cfg.community.get_secret_value() if cfg.community else "public"
         # the LCD table is keyed by this index: one entry per target, never shared
@@ -122,7 +125,8 @@ def _auth_data(name: str, cfg: SnmpConfig) -> CommunityData | UsmUserData:
     return UsmUserData(
         cfg.user or "", authKey=auth_key, privKey=priv_key,
         authProtocol=_AUTH[cfg.auth.protocol] if cfg.auth else usmNoAuthProtocol,
-        privProtocol=_PRIV[cfg.priv.protocol] if cfg.priv else usmNoPrivProtocol)
+        privProtocol=_PRIV[cfg.priv.protocol] if cfg.priv else usmNoPrivProtocol,
+        securityEngineId=OctetString(engine_id) if engine_id else None)
 
 
 def _plain(value: Any) -> Value:
@@ -162,9 +166,22 @@ class SnmpCollector(Collector):
                 self._close_engine()
             self._engine = SnmpEngine()
             self._loop = loop
+            self._engine_ids: dict[tuple[str, int], bytes] = {}
+            self._engine.observer.register_observer(
+                self._seen_engine_id, "rfc3412.prepareDataElements:internal")
             for session in self._sessions.values():
                 session.transport = None  # transports belong to the old engine's dispatcher
+                session.engine_id = None
+                if isinstance(session.auth, UsmUserData):
+                    session.auth = _auth_data(session.name, session.cfg)
         return self._engine
+
+    def _seen_engine_id(self, _engine: Any, _point: str, variables: dict[str, Any],
+                        _ctx: Any) -> None:
+        engine_id = variables.get("securityEngineId")
+        address = variables.get("transportAddress")
+        if engine_id and address:
+            self._engine_ids[(str(address[0]), int(address[1]))] = bytes(engine_id)
 
     def _close_engine(self) -> None:
         if self._engine is not None:
@@ -196,6 +213,8 @@ class SnmpCollector(Collector):
 
     async def _poll(self, session: _Session, deadline: float) -> Reading:
         cfg = session.cfg
+        if cfg.version == "3" and session.engine_id is None:
+            await self._discover_engine_id(session, deadline)
         if session.profile is None:
             session.profile = await self._detect(session, deadline)
         profile = session.profile
@@ -218,6 +237,29 @@ class SnmpCollector(Collector):
         info["mib"] = profile.name
         return Reading(KIND, session.name, time.time(), True, samples=list(ups_samples(snapshot)),
                        info=info)
+
+    async def _discover_engine_id(self, session: _Session, deadline: float) -> None:
+        """Learn the agent's engine ID with a credential-free request (RFC 3414 discovery).
+
+        pysnmp keys its USM user table by (engine ID, user name), and the LCD helper by the
+        same: with the engine ID unknown, two agents that share a user name but not its keys
+        would overwrite each other's keys in the one engine. Pinning each target's user to
+        its agent's engine ID keeps them apart.
+        """
+        real_auth = session.auth
+        session.auth = UsmUserData("upkeep-discovery")  # noAuthNoPriv, no secrets involved
+        try:
+            await self._send(session, deadline, "get", [SYS_UPTIME])
+        except (AuthFailed, ProtocolError, _StatusError):
+            pass  # the expected answer: unknown user (after the engine ID report)
+        finally:
+            session.auth = real_auth
+        address = session.transport.transport_address if session.transport else None
+        engine_id = self._engine_ids.get((str(address[0]), int(address[1]))) if address else None
+        if engine_id is None:
+            raise ProtocolError(f"SNMPv3 engine discovery with {session.cfg.host} failed")
+        session.engine_id = engine_id
+        session.auth = _auth_data(session.name, session.cfg, engine_id)
 
     async def _detect(self, session: _Session, deadline: float) -> MibProfile:
         cfg = session.cfg
@@ -399,4 +441,4 @@ def _factory(config: Config) -> SnmpCollector | None:
     return SnmpCollector(entries) if entries else None
 
 
-__all__ = ["SnmpCollector", "SYS_UPTIME"]
+__all__ = ["SnmpCollector"]

@@ -9,7 +9,6 @@ stops reading at a byte limit, and must turn every malformed answer into a reaso
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import difflib
 import re
 import ssl
@@ -86,9 +85,15 @@ async def start_tls(writer: asyncio.StreamWriter, ctx: ssl.SSLContext, sni: str 
 
 
 async def close(writer: asyncio.StreamWriter) -> None:
+    """Close politely (TLS close_notify) but never wait on a peer that will not answer."""
     writer.close()
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(writer.wait_closed(), 1.0)
+    try:
+        await asyncio.wait_for(writer.wait_closed(), 0.25)
+    except (TimeoutError, OSError, ssl.SSLError, asyncio.CancelledError):
+        writer.transport.abort()
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise  # our own cancellation must go on
 
 
 async def get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str,

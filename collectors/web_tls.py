@@ -150,7 +150,8 @@ def hostname_matches(host: str, cert: CertSummary) -> bool:
     for pattern in cert.dns_names:
         if pattern == host:
             return True
-        if pattern.startswith("*.") and "." in host:
+        # like OpenSSL: the wildcard is the whole left-most label, and never "*.tld"
+        if pattern.startswith("*.") and "." in pattern[2:] and "." in host:
             head, _, rest = host.partition(".")
             if head and rest == pattern[2:]:
                 return True
@@ -235,6 +236,9 @@ def assess_chain(chain_der: list[bytes], host: str, now: float, *, verified: boo
         problems.append("untrusted")
     if verify_code == _SELF_SIGNED_IN_CHAIN and "untrusted" not in problems:
         problems.append("untrusted")
+    if verify_code in (_HOSTNAME_MISMATCH, _IP_MISMATCH) and "hostname_mismatch" not in problems:
+        facts.san_match = False
+        problems.append("hostname_mismatch")
     facts.problems = [p for p in PROBLEMS if p in problems]
     return facts
 

@@ -16,7 +16,7 @@ dashboards, hardening, fleet)::
 Certificates (``Pki.leaf(kind)``): ``valid``, ``expired``, ``soon`` (5 days left),
 ``not_yet_valid``, ``wrong_host`` (for other.test), ``self_signed``, ``no_intermediate``
 (leaf sent without its intermediate). Trust the rig with ``pki.ca_file`` (root only).
-Leaves cover ``*.test``, ``good.test``, ``localhost``, ``127.0.0.1`` and ``::1``.
+Leaves cover ``NAMES`` (``Pki(dir, names=...)`` to change them).
 
 Servers (``WebRig.https`` / ``WebRig.http``) listen on both families on one free port unless
 ``families=("ipv4",)``; ``routes_v6`` gives IPv6 a different answer (parity tests). A
@@ -55,7 +55,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-NAMES = ("*.test", "good.test", "localhost", "127.0.0.1", "::1")
+#: names every rig leaf covers (OpenSSL rejects "*.tld" wildcards, so test names are listed)
+NAMES = ("good.test", "www.good.test", "*.good.test", "dead6.test", "v4only.test", "v6only.test",
+         "localhost", "127.0.0.1", "::1")
 _TLS = {"TLSv1": ssl.TLSVersion.TLSv1, "TLSv1.1": ssl.TLSVersion.TLSv1_1,
         "TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
 
@@ -72,7 +74,8 @@ class Leaf:
 class Pki:
     """Root -> intermediate -> leaves (trustme), plus a self-signed leaf (cryptography)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, names: Sequence[str] = NAMES) -> None:
+        self.names = tuple(names)
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.root = trustme.CA()
@@ -91,9 +94,9 @@ class Pki:
         chain = self.dir / f"{kind}-chain.pem"
         key = self.dir / f"{kind}-key.pem"
         if kind == "self_signed":
-            chain.write_bytes(_self_signed(key))
+            chain.write_bytes(_self_signed(key, self.names))
             return Leaf(str(chain), str(key), kind)
-        names: Sequence[str] = NAMES
+        names: Sequence[str] = self.names
         window = {"not_before": now - dt.timedelta(days=1), "not_after": now + dt.timedelta(days=365)}
         if kind == "expired":
             window = {"not_before": now - dt.timedelta(days=30), "not_after": now - dt.timedelta(days=1)}
@@ -115,16 +118,19 @@ class Pki:
         return Leaf(str(chain), str(key), kind)
 
 
-def _self_signed(key_path: Path) -> bytes:
+def _self_signed(key_path: Path, names: Sequence[str]) -> bytes:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "good.test")])
     now = dt.datetime.now(dt.UTC)
     import ipaddress
 
-    san = x509.SubjectAlternativeName([
-        x509.DNSName("good.test"), x509.DNSName("*.test"), x509.DNSName("localhost"),
-        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-        x509.IPAddress(ipaddress.ip_address("::1"))])
+    def entry(value: str) -> x509.GeneralName:
+        try:
+            return x509.IPAddress(ipaddress.ip_address(value))
+        except ValueError:
+            return x509.DNSName(value)
+
+    san = x509.SubjectAlternativeName([entry(n) for n in names])
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
@@ -268,8 +274,11 @@ class WebRig:
                     pass
                 finally:
                     writer.close()
-                    with contextlib.suppress(Exception):
-                        await writer.wait_closed()
+                    try:
+                        await asyncio.wait_for(writer.wait_closed(), 1)
+                    except BaseException:
+                        writer.transport.abort()  # a client that never finishes closing
+                        raise
 
             server.servers.append(await asyncio.start_server(
                 handle, sock=sock, ssl=ctx, ssl_handshake_timeout=5 if ctx else None))
