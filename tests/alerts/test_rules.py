@@ -284,10 +284,10 @@ def _rooms_declared(metrics: dict[str, Any]) -> set[str]:
 
 def test_rule_metrics_are_declared_by_the_code() -> None:
     """Every metric a rule reads is declared once the collectors and services are imported."""
+    import upkeep.agents.exposition  # noqa: F401 - declares upkeep_up and friends
     from upkeep.agents.services import service_factories
     from upkeep.collectors.base import load_all
 
-    import upkeep.agents.exposition  # noqa: F401 - declares upkeep_up and friends
     from upkeep.metrics import METRICS
 
     load_all()
