@@ -22,6 +22,20 @@ _DMI_JUNK = {"", "none", "default string", "to be filled by o.e.m.", "system ser
              "not specified", "0", "0123456789", "o.e.m.", "n/a"}
 
 
+_SERIAL_JUNK = ("UNKNOWN", "REDACTED", "XXXX", "N/A", "NONE", "DEFAULT", "TOBEFILLED", "[", "<")
+
+
+def usable_serial(value: object) -> str | None:
+    """A serial that identifies one unit, or None for the placeholders UPS firmware reports
+    ("000000000", "********", "[unknown]", "<redacted>"): two such units must not merge."""
+    serial = normalize_serial(str(value or ""))
+    if serial is None or len(serial) < 4 or len(set(serial)) == 1:
+        return None
+    if any(junk in serial for junk in _SERIAL_JUNK):
+        return None
+    return serial
+
+
 @dataclass(frozen=True)
 class Discovered:
     serial: str | None
@@ -34,7 +48,7 @@ def ups_assets(reading: Reading, site: str) -> list[Discovered]:
         return []
     info = reading.info
     name = str(info.get("ups") or reading.target)
-    serial = normalize_serial(str(info.get("serial") or ""))
+    serial = usable_serial(info.get("serial"))
     ref = f"ups:{site}/{name}"
     unit = {"class": "ups", "site": site, "manufacturer": str(info.get("mfr") or ""),
             "model": str(info.get("model") or ""), "monitor_ref": f"{reading.kind}:{name}",
@@ -76,4 +90,4 @@ def host_asset(reading: Reading, site: str, dmi: dict[str, str],
               "os": str(reading.info.get("os") or ""),
               "manufacturer": dmi.get("manufacturer", ""), "model": dmi.get("model", ""),
               "monitor_ref": f"host:{hostname}"}
-    return Discovered(normalize_serial(dmi.get("serial")), f"host:{site}/{hostname}", values)
+    return Discovered(usable_serial(dmi.get("serial")), f"host:{site}/{hostname}", values)

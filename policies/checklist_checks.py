@@ -48,29 +48,6 @@ def evaluator(name: str, subjects: str) -> Callable[[Callable[..., Verdict]],
 
 # --- website readings --------------------------------------------------------------------
 
-class NoReading(Exception):
-    pass
-
-
-def _dig(info: Mapping[str, Any], path: str) -> Any:
-    node: Any = info
-    for part in path.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            raise KeyError(path)
-        node = node[part]
-    return node
-
-
-def web_fact(info: Mapping[str, Any], *paths: str) -> Any:
-    """The first of ``paths`` present in ``info`` (KeyError naming them when none is)."""
-    for path in paths:
-        try:
-            return _dig(info, path)
-        except KeyError:
-            continue
-    raise KeyError(f"the web reading has none of {', '.join(paths)}")
-
-
 def _website(ctx: Context, name: str) -> Reading | Verdict:
     reading = ctx.readings.get(("web", name))
     if reading is None:
@@ -92,112 +69,125 @@ def _web_check(func: Callable[[Context, Reading, Mapping[str, Any]], Verdict]
 
 
 def _tls_version_name(value: str) -> str:
-    """"TLSv1.2", "TLS 1.2", "1.2" -> "1.2"."""
+    """"TLS 1.2", "TLSv1.2", "1.2" -> "1.2"."""
     return str(value).upper().replace("TLSV", "").replace("TLS", "").strip()
+
+
+def _tls(r: Reading) -> Mapping[str, Any] | Verdict:
+    """The reading's TLS facts, or the verdict when none were seen."""
+    tls = r.info.get("tls")
+    if tls and "verified" in tls:
+        return tls  # type: ignore[no-any-return]
+    if r.ok:
+        return "fail", "the site answered without TLS"
+    return "error", f"no certificate seen: {r.reason} {r.message}".strip()
 
 
 @evaluator("website.tls_valid", "websites")
 @_web_check
 def tls_valid(ctx: Context, r: Reading, params: Mapping[str, Any]) -> Verdict:
-    valid = web_fact(r.info, "tls.valid", "tls_valid", "tls.verified")
-    if valid:
+    tls = _tls(r)
+    if isinstance(tls, tuple):
+        return tls
+    problems = list(tls.get("problems") or [])
+    if tls["verified"] and not problems:
         return "pass", "certificate verified"
-    problems = web_fact(r.info, "tls.problems", "tls_problems") if _has(
-        r.info, "tls.problems", "tls_problems") else []
     return "fail", "certificate does not verify" + (f": {', '.join(problems)}" if problems
-                                                    else "")
-
-
-def _has(info: Mapping[str, Any], *paths: str) -> bool:
-    try:
-        web_fact(info, *paths)
-    except KeyError:
-        return False
-    return True
+                                                    else f": {tls.get('verify_message', '')}")
 
 
 @evaluator("website.cert_days", "websites")
 @_web_check
 def cert_days(ctx: Context, r: Reading, params: Mapping[str, Any]) -> Verdict:
+    tls = _tls(r)
+    if isinstance(tls, tuple):
+        return tls
     minimum = ctx.config.policies.checklist.cert_min_days
-    days = web_fact(r.info, "tls.days_to_expiry", "tls.days_left", "days_to_expiry")
-    if days is None:
+    # the earliest expiry in the served chain, against the evaluation clock (not the probe's)
+    expiry = tls.get("chain_earliest_expiry") or tls.get("not_after")
+    if expiry is None:
         return "error", "the certificate's expiry is unknown"
-    days = float(days)
+    days = (float(expiry) - ctx.now) / 86400
     if days > minimum:
         return "pass", f"{days:.1f} days left (more than {minimum})"
+    if days <= 0:
+        return "fail", "the certificate has expired"
     return "fail", f"only {days:.1f} days left (needs more than {minimum})"
-
-
-def _accepted(info: Mapping[str, Any]) -> dict[str, bool | None]:
-    raw = web_fact(info, "tls.accepted", "tls.versions_accepted", "tls_accepted")
-    if isinstance(raw, Mapping):
-        return {_tls_version_name(k): (None if v is None else bool(v)) for k, v in raw.items()}
-    return {_tls_version_name(v): True for v in raw}
 
 
 @evaluator("website.legacy_tls_refused", "websites")
 @_web_check
 def legacy_tls_refused(ctx: Context, r: Reading, params: Mapping[str, Any]) -> Verdict:
-    accepted = _accepted(r.info)
+    accepted = {_tls_version_name(k): v for k, v in
+                ((r.info.get("tls") or {}).get("accepted") or {}).items()}
     legacy = [v for v in ("1.0", "1.1") if accepted.get(v)]
     if legacy:
         return "fail", "accepts TLS " + " and ".join(legacy)
-    unknown = [v for v in ("1.0", "1.1") if accepted.get(v) is None and v in accepted]
-    if unknown:
-        return "error", "could not test TLS " + " and ".join(unknown)
+    # the collector leaves out versions whose test was inconclusive (or not run)
+    untested = [v for v in ("1.0", "1.1") if v not in accepted]
+    if untested:
+        return "error", "TLS " + " and ".join(untested) + " not tested (expect.tls_versions)"
     return "pass", "TLS 1.0 and 1.1 refused"
 
 
 @evaluator("website.modern_tls", "websites")
 @_web_check
 def modern_tls(ctx: Context, r: Reading, params: Mapping[str, Any]) -> Verdict:
-    version = web_fact(r.info, "tls.version", "tls_version")
+    tls = _tls(r)
+    if isinstance(tls, tuple):
+        return tls
+    version = tls.get("version")
     if not version:
-        return "fail", "no TLS connection"
-    name = _tls_version_name(version)
-    if name in ("1.2", "1.3"):
-        return "pass", f"negotiated TLS {name}"
+        return "fail", "no TLS version negotiated"
+    if _tls_version_name(version) in ("1.2", "1.3"):
+        return "pass", f"negotiated {version}"
     return "fail", f"negotiated {version}"
 
 
 @evaluator("website.redirect", "websites")
 @_web_check
 def redirect(ctx: Context, r: Reading, params: Mapping[str, Any]) -> Verdict:
-    value = web_fact(r.info, "http.redirect_https", "redirect.ok", "redirect_https",
-                     "http_redirect")
-    if isinstance(value, Mapping):
-        value = value.get("ok")
-    if value is None:
-        return "not-applicable", "http redirect check disabled"
-    return ("pass", "http:// redirects to https://") if value else (
-        "fail", "http:// does not redirect to https:// on the same host")
+    result = r.info["http"]["redirect"]
+    if result is None:
+        return "not-applicable", "http redirect check disabled (expect.http_redirect)"
+    if result.get("ok"):
+        return "pass", "http:// redirects to https:// on the same host"
+    why = result.get("reason") or result.get("location") or ""
+    return "fail", f"http:// does not redirect to https:// on the same host {why}".strip()
+
+
+def _answered_http(r: Reading) -> Mapping[str, Any] | Verdict:
+    http = r.info["http"]
+    if "headers_present" not in http:
+        return "error", f"no HTTP answer to judge: {r.reason} {r.message}".strip()
+    return http  # type: ignore[no-any-return]
 
 
 @evaluator("website.hsts", "websites")
 @_web_check
 def hsts(ctx: Context, r: Reading, params: Mapping[str, Any]) -> Verdict:
+    http = _answered_http(r)
+    if isinstance(http, tuple):
+        return http
     minimum = ctx.config.policies.checklist.hsts_min_seconds
-    age = web_fact(r.info, "http.hsts_max_age", "hsts.max_age", "hsts_max_age")
-    if age is None:
-        return "fail", "no Strict-Transport-Security header"
-    if float(age) >= minimum:
-        return "pass", f"HSTS max-age {int(age)} s"
-    return "partial", f"HSTS max-age {int(age)} s is below {minimum} s"
+    value = http.get("hsts")
+    if not value or value.get("max_age") is None:
+        return "fail", "no valid Strict-Transport-Security header"
+    age = int(value["max_age"])
+    if age >= minimum:
+        return "pass", f"HSTS max-age {age} s"
+    return "partial", f"HSTS max-age {age} s is below {minimum} s"
 
 
 @evaluator("website.headers", "websites")
 @_web_check
 def headers(ctx: Context, r: Reading, params: Mapping[str, Any]) -> Verdict:
-    present = web_fact(r.info, "http.headers", "headers", "security_headers")
-    if isinstance(present, Mapping):
-        have = {str(k).lower() for k, v in present.items() if v}
-    else:
-        have = {str(k).lower() for k in present}
+    http = _answered_http(r)
+    if isinstance(http, tuple):
+        return http
+    # x-frame-options counts CSP frame-ancestors too (the collector does that)
+    have = {str(k).lower() for k, v in http["headers_present"].items() if v}
     wanted = [h.lower() for h in ctx.config.policies.checklist.required_headers]
-    # CSP frame-ancestors does X-Frame-Options' job (both are accepted by the web standard)
-    if "x-frame-options" in wanted and "frame-ancestors" in have:
-        have.add("x-frame-options")
     missing = [h for h in wanted if h not in have]
     if not missing:
         return "pass", "all security headers present"
@@ -209,40 +199,36 @@ def headers(ctx: Context, r: Reading, params: Mapping[str, Any]) -> Verdict:
 @evaluator("website.ipv6", "websites")
 @_web_check
 def ipv6(ctx: Context, r: Reading, params: Mapping[str, Any]) -> Verdict:
-    parity = web_fact(r.info, "ipv6.parity", "ipv6_parity", "parity")
-    if isinstance(parity, Mapping):
-        parity = parity.get("ok")
-    aaaa = _count_aaaa(r.info)
-    if aaaa == 0:
+    dns = r.info["dns"]
+    if not dns.get("literal") and int(dns["counts"].get("AAAA", 0)) == 0:
         return "fail", "no AAAA record"
+    v6 = (r.info.get("families") or {}).get("ipv6")
+    if v6 is None:
+        return "fail", "no IPv6 address probed"
+    if not v6.get("up"):
+        return "fail", "IPv6 address does not answer"
+    parity = r.info.get("ipv6_parity")
     if parity is None:
-        return "fail", "IPv6 not reachable"
-    return ("pass", "IPv6 answers like IPv4") if parity else (
-        "partial", "IPv6 answers, but unlike IPv4")
-
-
-def _count_aaaa(info: Mapping[str, Any]) -> int | None:
-    if _has(info, "dns.AAAA", "dns.aaaa", "dns_records.AAAA"):
-        return int(web_fact(info, "dns.AAAA", "dns.aaaa", "dns_records.AAAA"))
-    return None
+        return "fail", "IPv6 only: nothing to compare with IPv4"
+    if parity.get("ok"):
+        return "pass", "IPv6 answers like IPv4"
+    return "partial", (f"IPv6 answers unlike IPv4 (status {parity.get('status_v4')} vs "
+                       f"{parity.get('status_v6')}, distance {parity.get('distance')})")
 
 
 @evaluator("website.policy_page", "websites")
 @_web_check
 def policy_page(ctx: Context, r: Reading, params: Mapping[str, Any]) -> Verdict:
     page = str(params.get("page", ""))
-    pages = web_fact(r.info, "policy_pages")
-    if isinstance(pages, list):
-        pages = {p.get("name"): p for p in pages if isinstance(p, Mapping)}
-    entry = pages.get(page)
+    entry = (r.info.get("policy_pages") or {}).get(page)
     if entry is None:
         return "fail", f"no {page} page configured for this website (policy_pages)"
-    ok = entry.get("ok") if isinstance(entry, Mapping) else bool(entry)
-    where = entry.get("url", "") if isinstance(entry, Mapping) else ""
-    if ok:
-        return "pass", f"{page} page {where} answers with the expected text".replace("  ", " ")
-    why = entry.get("reason") or entry.get("message") or "" if isinstance(entry, Mapping) else ""
-    return "fail", f"{page} page {where} is not right: {why}".strip().rstrip(":")
+    where = entry.get("url", "")
+    if entry.get("ok"):
+        return "pass", f"{page} {where} answers with the expected text"
+    why = entry.get("message") or entry.get("reason") or (
+        "expected text not found" if entry.get("text_found") is False else "")
+    return "fail", f"{page} {where}: {why}".rstrip(": ")
 
 
 # --- fleet (config and UPS readings) ---------------------------------------------------------

@@ -29,15 +29,23 @@ websites:
 
 
 def good_web(**over: Any) -> dict[str, Any]:
+    """A web reading's info shaped as ``upkeep.collectors.web`` documents it."""
     info: dict[str, Any] = {
-        "tls": {"valid": True, "problems": [], "days_to_expiry": 80.0, "version": "TLSv1.3",
-                "accepted": {"TLSv1.0": False, "TLSv1.1": False, "TLSv1.2": True,
-                             "TLSv1.3": True}},
-        "http": {"redirect_https": True, "hsts_max_age": 31536000,
-                 "headers": {"content-security-policy": True, "x-content-type-options": True,
-                             "x-frame-options": True, "referrer-policy": True}},
-        "dns": {"A": 1, "AAAA": 1},
-        "ipv6": {"parity": True},
+        "url": "https://www.example.go.th/", "host": "www.example.go.th",
+        "dns": {"literal": False, "counts": {"A": 1, "AAAA": 1}, "reason": "", "message": ""},
+        "families": {"ipv4": {"up": True, "status": 200}, "ipv6": {"up": True, "status": 200}},
+        "tls": {"verified": True, "problems": [], "not_after": NOW + 80 * DAY,
+                "chain_earliest_expiry": NOW + 80 * DAY, "days_to_expiry": 80.0,
+                "version": "TLS 1.3",
+                "accepted": {"TLS 1.0": False, "TLS 1.1": False, "TLS 1.2": True,
+                             "TLS 1.3": True}},
+        "http": {"status": 200, "redirect": {"ok": True, "location": "https://x/"},
+                 "hsts": {"max_age": 31536000, "include_subdomains": False},
+                 "headers_present": {"content-security-policy": True,
+                                     "x-content-type-options": True, "x-frame-options": True,
+                                     "referrer-policy": True,
+                                     "strict-transport-security": True}},
+        "ipv6_parity": {"ok": True, "status_v4": 200, "status_v6": 200, "distance": 0.0},
         "policy_pages": {"security_policy": {"ok": True, "url": "https://x/policy"},
                          "privacy_notice": {"ok": True, "url": "https://x/privacy"}},
     }
@@ -62,19 +70,26 @@ def run(readings: list[Reading], attestations: dict | None = None, config=CONFIG
 
 @pytest.mark.parametrize(("control", "over", "status", "detail"), [
     ("TLS-01", {}, "pass", "verified"),
-    ("TLS-01", {"tls__valid": False, "tls__problems": ["expired"]}, "fail", "expired"),
-    ("TLS-02", {"tls__days_to_expiry": 30.0}, "fail", "30.0 days"),
-    ("TLS-02", {"tls__days_to_expiry": 30.5}, "pass", "30.5 days"),
-    ("TLS-03", {"tls__accepted__TLSv1.0": True}, "fail", "accepts TLS 1.0"),
-    ("TLS-04", {"tls__version": "TLSv1.1"}, "fail", "TLSv1.1"),
-    ("TLS-05", {"http__redirect_https": False}, "fail", "does not redirect"),
-    ("TLS-06", {"http__hsts_max_age": 15552000}, "partial", "below"),
-    ("TLS-06", {"http__hsts_max_age": None}, "fail", "no Strict-Transport-Security"),
-    ("WEB-HDR-01", {"http__headers": {"x-frame-options": True}}, "partial", "missing"),
-    ("WEB-HDR-01", {"http__headers": {}}, "fail", "content-security-policy"),
-    ("WEB-IPV6-01", {"dns__AAAA": 0}, "fail", "no AAAA"),
-    ("WEB-IPV6-01", {"ipv6__parity": False}, "partial", "unlike IPv4"),
-    ("TLS-01", {"tls": {}}, "error", "cannot judge"),
+    ("TLS-01", {"tls__verified": False, "tls__problems": ["expired"]}, "fail", "expired"),
+    ("TLS-01", {"tls": None}, "fail", "without TLS"),
+    ("TLS-02", {"tls__chain_earliest_expiry": NOW + 30 * DAY}, "fail", "30.0 days"),
+    ("TLS-02", {"tls__chain_earliest_expiry": NOW + 30.5 * DAY}, "pass", "30.5 days"),
+    ("TLS-02", {"tls__chain_earliest_expiry": NOW - DAY}, "fail", "expired"),
+    ("TLS-03", {"tls__accepted__TLS 1.0": True}, "fail", "accepts TLS 1.0"),
+    ("TLS-03", {"tls__accepted": {"TLS 1.2": True}}, "error", "not tested"),
+    ("TLS-04", {"tls__version": "TLS 1.1"}, "fail", "TLS 1.1"),
+    ("TLS-05", {"http__redirect": {"ok": False, "reason": "no_redirect"}}, "fail",
+     "does not redirect"),
+    ("TLS-05", {"http__redirect": None}, "not-applicable", "disabled"),
+    ("TLS-06", {"http__hsts__max_age": 15552000}, "partial", "below"),
+    ("TLS-06", {"http__hsts": None}, "fail", "no valid Strict-Transport-Security"),
+    ("WEB-HDR-01", {"http__headers_present": {"x-frame-options": True}}, "partial", "missing"),
+    ("WEB-HDR-01", {"http__headers_present": {}}, "fail", "content-security-policy"),
+    ("WEB-HDR-01", {"http": {"redirect": None}}, "error", "no HTTP answer"),
+    ("WEB-IPV6-01", {"dns__counts__AAAA": 0}, "fail", "no AAAA"),
+    ("WEB-IPV6-01", {"families__ipv6__up": False}, "fail", "does not answer"),
+    ("WEB-IPV6-01", {"ipv6_parity__ok": False}, "partial", "unlike IPv4"),
+    ("TLS-01", {"tls": {"accepted": {}}}, "fail", "without TLS"),
 ])
 def test_website_controls_per_subject(control: str, over: dict[str, Any], status: str,
                                       detail: str) -> None:
@@ -85,7 +100,7 @@ def test_website_controls_per_subject(control: str, over: dict[str, Any], status
     assert detail in subjects["office"].detail
     assert subjects["legacy"].status == "pass"
     # one website failing while the other passes makes the control partly met
-    assert row.status == ("pass" if status == "pass" else "partial")
+    assert row.status == ("pass" if status in ("pass", "not-applicable") else "partial")
 
 
 def test_missing_reading_is_an_error_not_a_pass() -> None:
@@ -250,13 +265,19 @@ def test_project11_ladder(ledger: AttestationLedger) -> None:
     assert result.status_of("P11-PRIV-03") == "pass"
     assert result.level == 5
     # a certificate near expiry drops step 5 only
-    worse = run([web("office", tls__days_to_expiry=5.0)], ledger.latest(), config)
+    worse = run([web("office", tls__chain_earliest_expiry=NOW + 5 * DAY)], ledger.latest(),
+                config)
     assert (worse.level, worse.levels[5]) == (4, "partial")
     assert worse.status_of("TLS-02") == "fail"
 
 
 def test_hybrid_needs_both_parts(ledger: AttestationLedger) -> None:
     readings = [web("office", policy_pages={}), web("legacy")]
+    wrong = run([web("office", policy_pages__security_policy={
+        "ok": False, "url": "https://x/policy", "text_found": False})], {})
+    row = next(r for r in wrong.controls if r.control.id == "P11-WEB-03")
+    assert row.subjects[0].status == "fail"
+    assert row.subjects[0].detail.startswith("security_policy https://x/policy: expected text")
     result = run(readings, {})
     row = next(r for r in result.controls if r.control.id == "P11-WEB-03")
     subjects = {s.subject: s for s in row.subjects}
