@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -334,9 +335,42 @@ def find_thai_font(candidates: Sequence[Path] | None = None) -> ThaiFont:
         "fonts-tlwg-loma-ttf (fc-list :lang=th lists none); fonts are never downloaded")
 
 
+ZWSP = "\u200b"
+_LEADING_VOWELS = "เแโใไ"
+
+
+def _starts_cluster(prev: str, char: str) -> bool:
+    """May a Thai line break before ``char``? Only before a consonant or a leading vowel
+    (never before a tone mark, an above/below vowel or a following vowel such as า or ะ, and
+    never between a leading vowel and its consonant)."""
+    return ("\u0e01" <= char <= "\u0e2e" or char in _LEADING_VOWELS) \
+        and prev not in _LEADING_VOWELS and "\u0e01" <= prev <= "\u0e5b"
+
+
+def thai_breaks(text: str, longest: int = 6) -> str:
+    """Insert zero-width spaces as break opportunities in long Thai runs.
+
+    Thai is written without spaces between words; fpdf2 wraps only at spaces and ZWSP, and
+    otherwise cuts a too-long word between any two code points, which can strand a tone mark
+    at the start of the next line. Breaking at cluster starts keeps marks with their base.
+    """
+    words = []
+    for word in text.split(" "):
+        if len(word) > longest and any("\u0e01" <= c <= "\u0e5b" for c in word):
+            out = word[0]
+            for prev, char in zip(word, word[1:], strict=False):
+                out += (ZWSP if _starts_cluster(prev, char) else "") + char
+            word = out
+        words.append(word)
+    return " ".join(words)
+
+
 def _pdf(report: Report, lang: Lang, font: ThaiFont | None = None) -> bytes:
     from fpdf import FPDF
     from fpdf.fonts import FontFace
+
+    # fontTools logs every subsetting step at INFO: noise in the CLI's output
+    logging.getLogger("fontTools").setLevel(logging.WARNING)
 
     face = font or find_thai_font()
     title_text = report.title.pick(lang)
@@ -384,11 +418,11 @@ def _pdf(report: Report, lang: Lang, font: ThaiFont | None = None) -> bytes:
                        padding=1) as table:
             head = table.row()
             for column in cols:
-                head.cell(column.title(lang))
+                head.cell(thai_breaks(column.title(lang), 4))
             for item in section.table.rows:
                 row = table.row()
                 for column in cols:
-                    row.cell(text(item.get(column.key), lang))
+                    row.cell(thai_breaks(text(item.get(column.key), lang)))
     if report.summary:
         pdf.ln(3)
         pdf.set_font(face.family, "B", 12)
