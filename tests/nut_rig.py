@@ -77,6 +77,7 @@ class NutRig:
         self.cert_pem: Path | None = None
         self.cert_sha256: str | None = None
         self._root = os.geteuid() == 0
+        self._stamp = 0.0
         self.upsd_bin = nut_binary("upsd")
         self.driver_bin = nut_binary("dummy-ups")
 
@@ -174,13 +175,24 @@ class NutRig:
         sockets = [self.run / f"dummy-ups-{name}" for name in self.ups]
         wait_for(lambda: all(s.exists() for s in sockets), timeout,
                  message=f"dummy-ups sockets in {self.run}")
+        self._start_upsd()
+        self.wait_ready(timeout=timeout)
+        return self
+
+    def _start_upsd(self) -> None:
         log = (self.dir / "upsd.log").open("ab")
         self.upsd = subprocess.Popen([self.upsd_bin, *self._user_args(), "-F"], env=self._env(),
                                      stdout=log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         log.close()
+
+    def restart_upsd(self, timeout: float = 20.0) -> None:
+        """Stop upsd (if running) and start it again on the same port; drivers keep running."""
+        if self.upsd is not None and self.upsd.poll() is None:
+            self.upsd.terminate()
+            self.upsd.wait(5)
+        self._start_upsd()
         self.wait_ready(timeout=timeout)
-        return self
 
     def command(self, *lines: str, timeout: float = 3.0) -> list[str]:
         """Send raw protocol lines; one answer line each (for LIST, up to ``END LIST``)."""
@@ -231,8 +243,7 @@ class NutRig:
         else:
             data[var] = value
         self._write_dev(path, data)
-        stamp = time.time() + 1  # a strictly newer mtime even within one second
-        os.utime(path, (stamp, stamp))
+        self._touch(path)
         if wait and value not in (None, ""):
             self.wait_value(ups, var, value, timeout)
 
@@ -241,10 +252,14 @@ class NutRig:
         data = read_dev(path)
         data.update(values)
         self._write_dev(path, data)
-        stamp = time.time() + 1
-        os.utime(path, (stamp, stamp))
+        self._touch(path)
         for var, value in values.items():
             self.wait_value(ups, var, value, timeout)
+
+    def _touch(self, path: Path) -> None:
+        """A strictly newer mtime, whole seconds apart: dummy-ups compares seconds."""
+        self._stamp = max(time.time(), self._stamp + 1.0)
+        os.utime(path, (self._stamp, self._stamp))
 
     def wait_value(self, ups: str, var: str, value: str, timeout: float = 10.0) -> None:
         expected = f'VAR {ups} {var} "{value}"'
