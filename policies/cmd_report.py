@@ -7,6 +7,7 @@ import argparse
 from importlib import import_module
 
 REPORT_MODULES: list[str] = [
+    "upkeep.policies.kpi_report",
     "upkeep.policies.checklist_report",
     "upkeep.policies.assets_report",
 ]

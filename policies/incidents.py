@@ -464,8 +464,10 @@ def all_windows(ledger: Ledger, config: KpiConfig) -> list[Window]:
 
 
 def grade_year(ledger: Ledger, config: KpiConfig, fy: int, now: float,
-               systems: Sequence[str], *, only: str | None = None) -> YearView:
-    """Grade fiscal year ``fy`` for ``systems`` (plus any other system with incidents)."""
+               systems: Sequence[str], *, only: str | None = None,
+               exclude: Iterable[str] = ()) -> YearView:
+    """Grade fiscal year ``fy`` for ``systems``, plus any other system with incidents (one
+    no longer configured) unless ``exclude``d (configured but outside the KPI)."""
     scale = scale_for(fy, scales_from_config(config))
     start, end = fiscal_year_bounds(fy)
     windows = all_windows(ledger, config)
@@ -473,7 +475,10 @@ def grade_year(ledger: Ledger, config: KpiConfig, fy: int, now: float,
     graded = [(i, grade_incident(i.facts(), windows, scale_for(
         fiscal_year(i.started_at), scales_from_config(config)) if i.started_at < start
         else scale, now)) for i in incidents]
-    names = [only] if only else list(dict.fromkeys([*systems, *(i.system for i in incidents)]))
+    skip = set(exclude)
+    names = [only] if only else list(dict.fromkeys(
+        [*systems, *(i.system for i in incidents if i.system not in skip)]))
+    graded = [(i, g) for i, g in graded if i.system in names]
     pairs = [(i.facts(), g) for i, g in graded]
     results = {name: system_year(name, fy, pairs, scale) for name in names}
     return YearView(fy, scale, graded, results, office_year(fy, list(results.values()), scale))

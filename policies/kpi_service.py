@@ -168,7 +168,8 @@ class KpiService:
                              system=name)
             current = fiscal_year(now)
             for fy in (current - 1, current):
-                view = grade_year(self.ledger, kpi, fy, now, names)
+                view = grade_year(self.ledger, kpi, fy, now, names, exclude=[
+                    s.name for s in self.config.systems if not s.kpi])
                 for result in [*view.systems.values(), view.office]:
                     label = result.system or OFFICE
                     yield sample(KPI_LEVEL, result.level, system=label, fiscal_year=str(fy))
