@@ -24,8 +24,10 @@ value types or error statuses -> ``protocol``; a configured ``mib:`` that does n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,27 +35,10 @@ from typing import Any
 
 from pyasn1.type.univ import Integer as _Integer
 from pyasn1.type.univ import Null, ObjectIdentifier, OctetString
+from pysnmp.carrier.asyncio.dgram import udp, udp6
+from pysnmp.entity import config as engine_config
 from pysnmp.entity.engine import SnmpEngine
 from pysnmp.entity.rfc3413 import cmdgen
-from pysnmp.hlapi.v3arch.asyncio.auth import (
-    CommunityData,
-    UsmUserData,
-    usm3DESEDEPrivProtocol,
-    usmAesCfb128Protocol,
-    usmAesCfb192Protocol,
-    usmAesCfb256Protocol,
-    usmDESPrivProtocol,
-    usmHMAC128SHA224AuthProtocol,
-    usmHMAC192SHA256AuthProtocol,
-    usmHMAC256SHA384AuthProtocol,
-    usmHMAC384SHA512AuthProtocol,
-    usmHMACMD5AuthProtocol,
-    usmHMACSHAAuthProtocol,
-    usmNoAuthProtocol,
-    usmNoPrivProtocol,
-)
-from pysnmp.hlapi.v3arch.asyncio.lcd import CommandGeneratorLcdConfigurator
-from pysnmp.hlapi.v3arch.asyncio.transport import Udp6TransportTarget, UdpTransportTarget
 from pysnmp.proto import errind
 from pysnmp.proto.rfc1902 import ObjectName
 from pysnmp.proto.rfc1905 import EndOfMibView, NoSuchInstance, NoSuchObject
@@ -83,19 +68,22 @@ log = logging.getLogger(__name__)
 _MAX_VARBINDS = 40
 _BULK_REPETITIONS = 16
 
-_AUTH = {"MD5": usmHMACMD5AuthProtocol, "SHA": usmHMACSHAAuthProtocol,
-         "SHA224": usmHMAC128SHA224AuthProtocol, "SHA256": usmHMAC192SHA256AuthProtocol,
-         "SHA384": usmHMAC256SHA384AuthProtocol, "SHA512": usmHMAC384SHA512AuthProtocol}
-_PRIV = {"DES": usmDESPrivProtocol, "3DES": usm3DESEDEPrivProtocol, "AES": usmAesCfb128Protocol,
-         "AES128": usmAesCfb128Protocol, "AES192": usmAesCfb192Protocol,
-         "AES256": usmAesCfb256Protocol}
+_AUTH = {"MD5": engine_config.USM_AUTH_HMAC96_MD5, "SHA": engine_config.USM_AUTH_HMAC96_SHA,
+         "SHA224": engine_config.USM_AUTH_HMAC128_SHA224,
+         "SHA256": engine_config.USM_AUTH_HMAC192_SHA256,
+         "SHA384": engine_config.USM_AUTH_HMAC256_SHA384,
+         "SHA512": engine_config.USM_AUTH_HMAC384_SHA512}
+_PRIV = {"DES": engine_config.USM_PRIV_CBC56_DES, "3DES": engine_config.USM_PRIV_CBC168_3DES,
+         "AES": engine_config.USM_PRIV_CFB128_AES, "AES128": engine_config.USM_PRIV_CFB128_AES,
+         "AES192": engine_config.USM_PRIV_CFB192_AES,
+         "AES256": engine_config.USM_PRIV_CFB256_AES}
 #: v3 answers that mean "your credentials are wrong", not "the agent is away"
 _AUTH_ERRORS = (errind.UnknownUserName, errind.WrongDigest, errind.DecryptionError,
                 errind.AuthenticationFailure, errind.AuthenticationError,
                 errind.UnsupportedSecurityLevel, errind.UnknownSecurityName,
                 errind.UnknownCommunityName, errind.NoSuchContext, errind.NoAccessEntry,
                 errind.NotInView, errind.NoSuchView, errind.NoGroupName)
-_LCD = CommandGeneratorLcdConfigurator()
+_DISCOVERY_USER = "upkeep-discovery"
 
 
 @dataclass
@@ -104,8 +92,10 @@ class _Session:
 
     name: str
     cfg: SnmpConfig
-    auth: CommunityData | UsmUserData
-    transport: Any = None
+    #: (transport domain, resolved address), learnt once per engine
+    address: tuple[tuple[int, ...], tuple[str, int]] | None = None
+    #: the engine's target-address entry for this target
+    addr_name: str | None = None
     profile: MibProfile | None = None
     #: the agent's authoritative engine ID (v3), learnt once by discovery
     engine_id: bytes | None = None
@@ -113,20 +103,88 @@ class _Session:
     last_error: str = field(default="", repr=False)
 
 
-def _auth_data(name: str, cfg: SnmpConfig, engine_id: bytes | None = None
-               ) -> CommunityData | UsmUserData:
-    if cfg.version in ("1", "2c"):
-        community = cfg.community.get_secret_value() if cfg.community else "public"
-        # the LCD table is keyed by this index: one entry per target, never shared
-        return CommunityData(f"upkeep-{name}", community,
-                             mpModel=0 if cfg.version == "1" else 1)
-    auth_key = cfg.auth.password.get_secret_value() if cfg.auth else None
-    priv_key = cfg.priv.password.get_secret_value() if cfg.priv else None
-    return UsmUserData(
-        cfg.user or "", authKey=auth_key, privKey=priv_key,
-        authProtocol=_AUTH[cfg.auth.protocol] if cfg.auth else usmNoAuthProtocol,
-        privProtocol=_PRIV[cfg.priv.protocol] if cfg.priv else usmNoPrivProtocol,
-        securityEngineId=OctetString(engine_id) if engine_id else None)
+class _EngineTables:
+    """What pysnmp's HLAPI "LCD" helper does, without importing the HLAPI: that package pulls
+    in pysnmp.smi.compiler, which imports pysmi when installed. Entries are shared where the
+    wire identity is the same (one community entry per community string and version, one
+    user per (engine ID, user name)) so 500 targets cost 500 small rows, not 500 of each."""
+
+    def __init__(self, engine: SnmpEngine) -> None:
+        self.engine = engine
+        self.names: dict[tuple[Any, ...], str] = {}
+        self.users: dict[tuple[bytes, str], tuple[Any, ...]] = {}
+        self.domains: set[tuple[int, ...]] = set()
+
+    def _name(self, prefix: str, key: tuple[Any, ...]) -> tuple[str, bool]:
+        name = self.names.get(key)
+        if name is not None:
+            return name, False
+        name = self.names[key] = f"{prefix}{len(self.names)}"
+        return name, True
+
+    def params(self, cfg: SnmpConfig, engine_id: bytes | None, discovery: bool = False) -> str:
+        if cfg.version in ("1", "2c"):
+            mp_model = 0 if cfg.version == "1" else 1
+            community = cfg.community.get_secret_value() if cfg.community else "public"
+            sec_name, new = self._name("c", ("community", community, mp_model))
+            if new:
+                engine_config.add_v1_system(self.engine, sec_name, community,
+                                            securityName=sec_name)
+            level = "noAuthNoPriv"
+        elif discovery:
+            mp_model, level = 3, "noAuthNoPriv"
+            sec_name = _DISCOVERY_USER
+            if (b"", sec_name) not in self.users:
+                engine_config.add_v3_user(self.engine, sec_name)
+                self.users[(b"", sec_name)] = ()
+        else:
+            mp_model = 3
+            sec_name = self._user(cfg, engine_id or b"")
+            level = ("authPriv" if cfg.priv else "authNoPriv" if cfg.auth else "noAuthNoPriv")
+        params, new = self._name("p", ("params", sec_name, level, mp_model))
+        if new:
+            engine_config.add_target_parameters(self.engine, params, sec_name, level, mp_model)
+        return params
+
+    def _user(self, cfg: SnmpConfig, engine_id: bytes) -> str:
+        """The user's row pinned to its agent's engine ID (pysnmp's USM table is keyed by
+        (engine ID, user name), so agents sharing a user name keep their own keys), plus one
+        unpinned row per user name, the template pysnmp clones from when it has to discover
+        an engine on its own (e.g. after its 300 s peer cache expires; discovery sends no
+        keys, so that row's keys never matter)."""
+        user = cfg.user or ""
+        auth = (_AUTH[cfg.auth.protocol], cfg.auth.password.get_secret_value()) if cfg.auth \
+            else (engine_config.USM_AUTH_NONE, None)
+        priv = (_PRIV[cfg.priv.protocol], cfg.priv.password.get_secret_value()) if cfg.priv \
+            else (engine_config.USM_PRIV_NONE, None)
+        if (b"", user) not in self.users:
+            engine_config.add_v3_user(self.engine, user, auth[0], auth[1], priv[0], priv[1])
+            self.users[(b"", user)] = (auth, priv)
+        if not engine_id:
+            return user
+        known = self.users.get((engine_id, user))
+        if known == (auth, priv):
+            return user
+        if known is not None:
+            # one agent has one key per user: two targets disagree, the last one polled wins
+            engine_config.delete_v3_user(self.engine, user, OctetString(engine_id))
+        engine_config.add_v3_user(self.engine, user, auth[0], auth[1], priv[0], priv[1],
+                                  securityEngineId=OctetString(engine_id))
+        self.users[(engine_id, user)] = (auth, priv)
+        return user
+
+    def target(self, params: str, domain: tuple[int, ...], address: tuple[str, int],
+               timeout: float, retries: int) -> str:
+        if domain not in self.domains:
+            transport = (udp6.Udp6AsyncioTransport() if domain == udp6.DOMAIN_NAME
+                         else udp.UdpAsyncioTransport()).open_client_mode()
+            engine_config.add_transport(self.engine, domain, transport)
+            self.domains.add(domain)
+        name, new = self._name("a", ("addr", params, domain, address, timeout, retries))
+        if new:
+            engine_config.add_target_address(self.engine, name, domain, address, params,
+                                             timeout=timeout * 100, retryCount=retries)
+        return name
 
 
 def _plain(value: Any) -> Value:
@@ -148,9 +206,10 @@ class SnmpCollector(Collector):
 
     def __init__(self, entries: Sequence[tuple[str, SnmpConfig]]) -> None:
         self._entries = list(entries)
-        self._sessions = {name: _Session(name, cfg, _auth_data(name, cfg))
-                          for name, cfg in self._entries}
+        self._sessions = {name: _Session(name, cfg) for name, cfg in self._entries}
         self._engine: SnmpEngine | None = None
+        self._tables: _EngineTables | None = None
+        self._engine_ids: dict[tuple[str, int], bytes] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def targets(self) -> Sequence[Target]:
@@ -165,15 +224,13 @@ class SnmpCollector(Collector):
             if self._engine is not None:
                 self._close_engine()
             self._engine = SnmpEngine()
+            self._tables = _EngineTables(self._engine)
             self._loop = loop
-            self._engine_ids: dict[tuple[str, int], bytes] = {}
+            self._engine_ids = {}
             self._engine.observer.register_observer(
                 self._seen_engine_id, "rfc3412.prepareDataElements:internal")
-            for session in self._sessions.values():
-                session.transport = None  # transports belong to the old engine's dispatcher
-                session.engine_id = None
-                if isinstance(session.auth, UsmUserData):
-                    session.auth = _auth_data(session.name, session.cfg)
+            for session in self._sessions.values():  # their entries lived in the old engine
+                session.addr_name = session.engine_id = None
         return self._engine
 
     def _seen_engine_id(self, _engine: Any, _point: str, variables: dict[str, Any],
@@ -188,7 +245,7 @@ class SnmpCollector(Collector):
             dispatcher = self._engine.transport_dispatcher
             if dispatcher is not None:
                 dispatcher.close_dispatcher()
-            self._engine = None
+            self._engine = self._tables = None
 
     async def aclose(self) -> None:
         self._close_engine()
@@ -246,20 +303,15 @@ class SnmpCollector(Collector):
         would overwrite each other's keys in the one engine. Pinning each target's user to
         its agent's engine ID keeps them apart.
         """
-        real_auth = session.auth
-        session.auth = UsmUserData("upkeep-discovery")  # noAuthNoPriv, no secrets involved
-        try:
-            await self._send(session, deadline, "get", [SYS_UPTIME])
-        except (AuthFailed, ProtocolError, _StatusError):
-            pass  # the expected answer: unknown user (after the engine ID report)
-        finally:
-            session.auth = real_auth
-        address = session.transport.transport_address if session.transport else None
+        # the expected answer is "unknown user", after the report that names the engine ID
+        with contextlib.suppress(AuthFailed, ProtocolError, _StatusError):
+            await self._send(session, deadline, "get", [SYS_UPTIME], discovery=True)
+        address = session.address[1] if session.address else None
         engine_id = self._engine_ids.get((str(address[0]), int(address[1]))) if address else None
         if engine_id is None:
             raise ProtocolError(f"SNMPv3 engine discovery with {session.cfg.host} failed")
         session.engine_id = engine_id
-        session.auth = _auth_data(session.name, session.cfg, engine_id)
+        session.addr_name = None
 
     async def _detect(self, session: _Session, deadline: float) -> MibProfile:
         cfg = session.cfg
@@ -275,36 +327,53 @@ class SnmpCollector(Collector):
 
     # --- requests ----------------------------------------------------------------------------
 
-    async def _target(self, session: _Session, deadline: float) -> tuple[str, str]:
-        engine = self.engine()
+    async def _resolve(self, session: _Session, deadline: float
+                       ) -> tuple[tuple[int, ...], tuple[str, int]]:
+        if session.address is not None:
+            return session.address
         cfg = session.cfg
-        if session.transport is None:
-            budget = max(deadline - time.monotonic(), 0.05)
-            # pysnmp waits `timeout` per try and tries 1 + retries times: split the target's
-            # timeout. Fixed per target: pysnmp's LCD keys target addresses by it, so a
-            # varying value would add an engine entry per request.
-            per_try = max(cfg.timeout * 0.9 / (cfg.retries + 1), 0.05)
+        try:
+            ip = ipaddress.ip_address(cfg.host)
+            address = (str(ip), cfg.port)
+            family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+        except ValueError:
+            budget = max(deadline - time.monotonic(), 0.01)
             try:
-                is_v6 = ipaddress.ip_address(cfg.host).version == 6
-            except ValueError:
-                is_v6 = False
-            factory = Udp6TransportTarget if is_v6 else UdpTransportTarget
-            try:
-                session.transport = await asyncio.wait_for(
-                    factory.create((cfg.host, cfg.port), timeout=per_try, retries=cfg.retries),
-                    budget)
+                infos = await asyncio.wait_for(asyncio.get_running_loop().getaddrinfo(
+                    cfg.host, cfg.port, type=socket.SOCK_DGRAM), budget)
             except TimeoutError as err:
                 raise PollTimeout(f"resolving {cfg.host} took longer than {budget:.1f}s") from err
-            except Exception as err:  # pysnmp wraps socket.gaierror in PySnmpError
+            except OSError as err:
                 raise CollectorError(f"cannot resolve {cfg.host}: {err}",
                                      reason="unreachable") from err
-        addr_name, _params = _LCD.configure(engine, session.auth, session.transport, cfg.context)
-        return addr_name, cfg.context
+            family, sockaddr = infos[0][0], infos[0][4]
+            address = (str(sockaddr[0]), int(sockaddr[1]))
+        domain = udp6.DOMAIN_NAME if family == socket.AF_INET6 else udp.DOMAIN_NAME
+        session.address = (domain, address)
+        return session.address
+
+    async def _addr_name(self, session: _Session, deadline: float, discovery: bool) -> str:
+        self.engine()
+        assert self._tables is not None
+        if session.addr_name is not None and not discovery:
+            return session.addr_name
+        cfg = session.cfg
+        domain, address = await self._resolve(session, deadline)
+        params = self._tables.params(cfg, session.engine_id, discovery)
+        # pysnmp waits `timeout` per try and tries 1 + retries times: split the target's
+        # timeout (fixed per target, so the engine holds one address entry per target)
+        per_try = max(cfg.timeout * 0.9 / (cfg.retries + 1), 0.05)
+        name = self._tables.target(params, domain, address, per_try, cfg.retries)
+        if not discovery:
+            session.addr_name = name
+        return name
 
     async def _send(self, session: _Session, deadline: float, kind: str,
-                    oids: Sequence[str], repetitions: int = 0) -> list[tuple[str, Any]]:
+                    oids: Sequence[str], repetitions: int = 0, discovery: bool = False
+                    ) -> list[tuple[str, Any]]:
         engine = self.engine()
-        addr_name, context = await self._target(session, deadline)
+        addr_name = await self._addr_name(session, deadline, discovery)
+        context = session.cfg.context
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[Any, Any, Any, Any]] = loop.create_future()
 

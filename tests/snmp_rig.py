@@ -117,12 +117,14 @@ class SnmpSim:
 
     def __init__(self, records: Mapping[str, str] | None = None, *,
                  users: list[V3User] | tuple[V3User, ...] = (), ipv6: bool = False,
-                 max_var_binds: int | None = None) -> None:
+                 max_var_binds: int | None = None, engine_id: str | None = None) -> None:
         self.responder = find_responder()
         self.snmpget = need_binary("snmpget")
         self.users = list(users)
         self.ipv6 = ipv6
         self.max_var_binds = max_var_binds
+        #: SNMPv3 engine ID (hex digits, no 0x, e.g. "80001f8880aabbccdd01"); None = snmpsim's own choice
+        self.engine_id = engine_id
         self.host = "127.0.0.1"
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
@@ -165,7 +167,10 @@ class SnmpSim:
     # --- process -----------------------------------------------------------------------------
 
     def command(self) -> list[str]:
-        cmd = [self.responder, f"--data-dir={self.data_dir}", f"--cache-dir={self.cache_dir}",
+        cmd = [self.responder]
+        if self.engine_id:
+            cmd.append(f"--v3-engine-id={self.engine_id}")
+        cmd += [f"--data-dir={self.data_dir}", f"--cache-dir={self.cache_dir}",
                f"--agent-udpv4-endpoint={self.host}:{self.port}", "--log-level=error",
                "--logging-method=stderr"]
         if self.ipv6:
