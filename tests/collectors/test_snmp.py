@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.snmp_rig import SnmpSim, V3User, fixture_records
 from upkeep.agents.runtime import poll_target
 from upkeep.collectors.snmp import SnmpCollector
 from upkeep.collectors.snmp_mibs import MAX_ALARM_ROWS
+
+from tests.snmp_rig import SnmpSim, V3User, fixture_records
 from upkeep.config.ups import SnmpConfig
 from upkeep.reading import Reading
 
@@ -321,7 +321,7 @@ def test_same_v3_user_with_different_keys_on_two_agents(sim: SnmpSim) -> None:
                 if i == 3:
                     # pysnmp forgets peer engine IDs after 300 s: polls must go on after that
                     mp = collector.engine().message_processing_subsystems[3]
-                    getattr(mp, "_SnmpV3MessageProcessingModel__engineIdCache").clear()
+                    vars(mp)["_SnmpV3MessageProcessingModel__engineIdCache"].clear()
                 out = await asyncio.gather(*(poll_target(collector, t)
                                              for t in collector.targets()))
                 rounds.append({r.target: r for rs in out for r in rs})
