@@ -230,6 +230,7 @@ def level_table(agent: Agent, lang: Lang) -> str:
 
 def incidents(agent: Agent, lang: Lang) -> str:
     out = [level_table(agent, lang)]
+    tail = downloads(agent, lang, ["kpi"])
     kpi = parts.kpi(agent)
     out.append(f'<h2>KPI — {e(label("fiscal_year", lang))}</h2>')
     if not kpi.available:
@@ -262,6 +263,7 @@ def incidents(agent: Agent, lang: Lang) -> str:
                            e(f'{fdatetime(i.get("acknowledged"), lang)} ({i.get("acknowledged_by")})'
                              if i.get("acknowledged") else "–"), e(i.get("cause") or "")]
                           for i in inc.data), "wide"))
+    out.append(tail)
     return "".join(out)
 
 
@@ -302,18 +304,28 @@ def checklist(agent: Agent, lang: Lang) -> str:
                      e(c.get("next_step", {}).get(lang, "") if c["status"] != "pass" else "")])
     return table(label("nav.checklist", lang),
                  [label(k, lang) for k in ("control", "status", "evidence", "next_step")], body,
-                 "wide")
+                 "wide") + downloads(agent, lang, ["checklist"])
 
 
 # --- assets ------------------------------------------------------------------------------------
 
-def assets(agent: Agent, lang: Lang) -> str:
+def downloads(agent: Agent, lang: Lang, kinds: Sequence[str]) -> str:
     out = [f'<h2>{e(label("reports", lang))}</h2><ul class="downloads">']
-    for kind, key in parts.REPORT_KINDS.items():
-        links = " ".join(f'<a href="/ui/reports/{kind}.{fmt}?lang={lang}" download>'
-                         f"{fmt.upper()}</a>" for fmt in parts.FORMATS)
-        out.append(f"<li><strong>{e(label(key, lang))}</strong> {links}</li>")
+    for kind in kinds:
+        name = e(label(parts.REPORT_KINDS[kind], lang))
+        if not parts.report_available(agent, kind):
+            out.append(f"<li><strong>{name}</strong> {missing(kind, lang)}</li>")
+            continue
+        links = " ".join(f'<a href="/ui/reports/{kind}.{fmt}?lang={lang}" download '
+                         f'aria-label="{name} {fmt.upper()}">{fmt.upper()}</a>'
+                         for fmt in parts.FORMATS)
+        out.append(f"<li><strong>{name}</strong> {links}</li>")
     out.append("</ul>")
+    return "".join(out)
+
+
+def assets(agent: Agent, lang: Lang) -> str:
+    out = [downloads(agent, lang, list(parts.REPORT_KINDS))]
     register = parts.assets(agent)
     out.append(f'<h2>{e(label("nav.assets", lang))}</h2>')
     if not register.available:

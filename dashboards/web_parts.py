@@ -168,14 +168,54 @@ def status_report(agent: Agent) -> Any:
         signatures=False)
 
 
+def build_report(agent: Agent, kind: str) -> Any:
+    """The ``Report`` of ``kind`` for the current fiscal year, from the running services."""
+    now = time.time()
+    if kind == "status":
+        return status_report(agent)
+    if kind == "kpi":
+        from upkeep.policies import kpi_report
+        from upkeep.policies.thai import fiscal_year
+
+        ledger = _service(agent, "kpi").ledger
+        if ledger is None:
+            raise LookupError(agent.db_error or "the incident ledger is not open")
+        return kpi_report.build_report(agent.config, ledger, fiscal_year(now), now)
+    if kind == "checklist":
+        from upkeep.policies import checklist_report
+
+        service = _service(agent, "checklist")
+        result = service.current()
+        if result is None:
+            raise LookupError(f"checklist catalogue: {service.catalogue_error}")
+        return checklist_report.build_report(result, agent.config)
+    if kind == "assets":
+        from upkeep.policies import assets_report
+        from upkeep.policies.assets import date_fiscal_year, today_bangkok
+
+        today = today_bangkok(now)
+        register = _service(agent, "assets").register
+        return assets_report.build_report(register.assets(), agent.config,
+                                          date_fiscal_year(today), today, now)
+    raise LookupError(f"no {kind} report")
+
+
+def report_available(agent: Agent, kind: str) -> bool:
+    if kind == "status":
+        return True
+    try:
+        _service(agent, {"kpi": "kpi", "checklist": "checklist", "assets": "assets"}[kind])
+    except LookupError:
+        return False
+    return True
+
+
 def report_bytes(agent: Agent, kind: str, fmt: str, lang: str) -> bytes:
-    """Render a report; ``LookupError`` when its part is not in this build."""
+    """Render a report; ``LookupError`` when its part is not running in this agent."""
     from upkeep.policies.render import render_bytes
 
-    if kind == "status":
-        return render_bytes(status_report(agent), fmt, lang)
-    built = optional(f"policies.{kind}", f"{kind} report",
-                     lambda mod: mod.build_report_for_agent(agent))
-    if not built.available:
-        raise LookupError(built.missing)
-    return render_bytes(built.data, fmt, lang)
+    try:
+        report = build_report(agent, kind)
+    except ImportError as err:
+        raise LookupError(f"{kind} report ({err})") from None
+    return render_bytes(report, fmt, lang)
