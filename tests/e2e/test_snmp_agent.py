@@ -1,0 +1,85 @@
+"""`upkeep run` as a real process polling SNMP UPS units served by snmpsim; Prometheus-style
+scrapes of /metrics, a power failure flipped at run time, a dead unit beside good ones."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.snmp_rig import SnmpSim, V3User, fixture_records
+from tests.support import metric, parse_metrics, running_agent, wait_for
+
+UPSMON = V3User("upsmon", "authpass123", "privpass123")
+A = "1.3.6.1.4.1.318.1.1.1"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[SnmpSim]:
+    with SnmpSim({name: fixture_records(name) for name in ("apc-ups", "ups-mib-alarm")},
+                 users=[UPSMON]) as rig:
+        yield rig
+
+
+def test_agent_scrapes_snmp_ups_and_sees_the_power_fail(sim: SnmpSim, tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        config = {"ups": [
+            {"name": "rack-a", "snmp": sim.snmp_config("apc-ups", interval="1s",
+                                                       timeout="800ms")},
+            {"name": "rack-b", "snmp": sim.snmp_config("ups-mib-alarm", user="upsmon",
+                                                       interval="1s", timeout="800ms")},
+            {"name": "gone", "snmp": {"host": "127.0.0.1", "port": silent.getsockname()[1],
+                                      "community": "secret-community", "interval": "1s",
+                                      "timeout": "800ms"}},
+        ]}
+        with running_agent(tmp_path, config) as agent:
+            def scraped() -> dict | None:
+                series = parse_metrics(agent.metrics())
+                ready = all(metric(series, "upkeep_up", kind="snmp", target=t) is not None
+                            for t in ("rack-a", "rack-b", "gone"))
+                return series if ready else None
+
+            series = wait_for(scraped, timeout=20, message="three SNMP targets polled")
+            assert metric(series, "upkeep_up", kind="snmp", target="rack-a") == 1
+            assert metric(series, "upkeep_up", kind="snmp", target="rack-b") == 1
+            assert metric(series, "upkeep_up", kind="snmp", target="gone") == 0
+            assert metric(series, "upkeep_poll_error", kind="snmp", target="gone",
+                          reason="timeout") == 1
+            # the good ones stay fast while the dead one burns its whole timeout
+            assert metric(series, "upkeep_poll_duration_seconds", kind="snmp",
+                          target="rack-a") < 0.5
+            assert metric(series, "upkeep_ups_input_voltage_volts", ups="rack-a") == 231.2
+            assert metric(series, "upkeep_ups_battery_runtime_seconds", ups="rack-a") == 2160
+            assert metric(series, "upkeep_ups_status", ups="rack-a", flag="OL") == 1
+            assert metric(series, "upkeep_ups_status", ups="rack-a", flag="OB") == 0
+            assert metric(series, "upkeep_ups_info", ups="rack-a", source="snmp", mfr="APC",
+                          model="Smart-UPS 1500", serial="AS1925123456",
+                          firmware="UPS 09.3 (ID18)") == 1
+            assert metric(series, "upkeep_ups_alarm", ups="rack-b", alarm="BatteryBad") == 1
+            assert metric(series, "upkeep_ups_battery_replace_needed", ups="rack-b") == 1
+            assert metric(series, "upkeep_ups_status", ups="rack-b", flag="OB") == 1
+
+            sim.set("apc-ups", f"{A}.4.1.1.0", 3)  # onBattery
+            sim.set("apc-ups", f"{A}.2.2.3.0", 30000, "t")  # 300 s left
+            flipped = wait_for(
+                lambda: (s := parse_metrics(agent.metrics())) and metric(
+                    s, "upkeep_ups_status", ups="rack-a", flag="OB") == 1 and s,
+                timeout=10, message="rack-a on battery")
+            assert metric(flipped, "upkeep_ups_status", ups="rack-a", flag="OL") == 0
+            assert metric(flipped, "upkeep_ups_battery_runtime_seconds", ups="rack-a") == 300
+            assert metric(flipped, "upkeep_up", kind="snmp", target="rack-b") == 1
+
+            # the power-event recorder sees SNMP readings like NUT ones
+            def on_battery_event() -> list:
+                response = agent.get("/api/v1/events", params={"ups": "rack-a"})
+                kinds = [e["kind"] for e in response.json()["events"]]
+                return kinds if "on_battery" in kinds else []
+
+            wait_for(on_battery_event, timeout=10, message="an on_battery event for rack-a")
+            text = agent.metrics() + agent.log_text()
+            assert "secret-community" not in text and "authpass123" not in text
