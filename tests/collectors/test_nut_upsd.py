@@ -355,7 +355,9 @@ def test_failures_are_isolated_and_bounded(bad_rig: NutRig, silent_listener: int
     assert "DATA-STALE" in readings["stale"].message
     assert "DRIVER-NOT-CONNECTED" in readings["killed"].message
     assert "did not answer" in readings["silent"].message
-    assert elapsed < 2.5  # every target bounded by its 2 s timeout, all polled concurrently
+    # each target bounded by its own 2 s timeout, all polled concurrently
+    assert readings["silent"].duration < 2.0
+    assert elapsed < 3.0
 
 
 def test_reconnects_after_upsd_restart(bad_rig: NutRig) -> None:
@@ -404,7 +406,6 @@ def test_starttls_verified_by_ca_file_and_by_fingerprint(tls_rig: NutRig) -> Non
     assert "fingerprint" in readings["wrong-pin"].message
     assert (readings["untrusted"].ok, readings["untrusted"].reason) == (False, "tls")
     assert "CERTIFICATE_VERIFY_FAILED" in readings["untrusted"].message
-    assert "SSL handshake done successfully" in tls_rig.log() or True
 
 
 def test_tls_settings_in_client_directly(tls_rig: NutRig) -> None:
