@@ -399,14 +399,15 @@ def test_nat_branch_survives_central_outage(tmp_path: Path) -> None:
         "site": "branch-nat", "ups": [], "host": {"interval": "5s", "timeout": "3s"},
         "web": {"tls_server_config": {"cert_file": str(cert), "key_file": str(key)},
                 "basic_auth_users": {"prometheus": hashed}}})
-    agent.start(wait=False)
-    wait_for(lambda: httpx.get(f"https://127.0.0.1:{agent.port}/healthz", timeout=1,
-                               verify=str(ca_file)).status_code == 200, timeout=20,
-             message="branch agent")
     central = Prometheus(tmp_path / "central", {"global": {"scrape_interval": "5s"}},
                          "--web.enable-remote-write-receiver")
     branch = None
+    client = ssl.create_default_context(cafile=str(ca_file))
+    agent.start(wait=False)
     try:
+        wait_for(lambda: httpx.get(f"https://127.0.0.1:{agent.port}/healthz", timeout=1,
+                                   verify=client).status_code == 200, timeout=20,
+                 message=f"branch agent ({agent.log_text()[-1000:]})")
         central.start()
         branch = Prometheus(tmp_path / "branch-prom", {
             "global": {"scrape_interval": f"{SCRAPE_INTERVAL}s",
