@@ -59,9 +59,9 @@ def remaining(deadline: float, what: str) -> float:
 
 async def connect(ip: str, port: int, deadline: float
                   ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    budget = remaining(deadline, "connect")  # before the coroutine exists: never unawaited
     try:
-        return await asyncio.wait_for(asyncio.open_connection(ip, port),
-                                      remaining(deadline, "connect"))
+        return await asyncio.wait_for(asyncio.open_connection(ip, port), budget)
     except TimeoutError:
         raise ProbeFailure("connect_timeout", f"TCP connect to {ip} port {port} timed out") from None
     except ConnectionRefusedError:
@@ -106,7 +106,8 @@ async def get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: 
     sent = time.monotonic()
     try:
         writer.write(conn.send(request) + conn.send(h11.EndOfMessage()))
-        await asyncio.wait_for(writer.drain(), remaining(deadline, "http"))
+        budget = remaining(deadline, "http")
+        await asyncio.wait_for(writer.drain(), budget)
     except TimeoutError:
         raise ProbeFailure("http_timeout", "sending the request timed out") from None
     except (ConnectionError, ssl.SSLError) as err:
@@ -120,8 +121,9 @@ async def get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: 
         except h11.RemoteProtocolError as err:
             raise ProbeFailure("http_protocol", f"malformed HTTP response: {err}") from None
         if event is h11.NEED_DATA:
+            budget = remaining(deadline, "http")
             try:
-                chunk = await asyncio.wait_for(reader.read(_READ), remaining(deadline, "http"))
+                chunk = await asyncio.wait_for(reader.read(_READ), budget)
             except TimeoutError:
                 phase = "the response headers" if response is None else "the response body"
                 raise ProbeFailure("http_timeout", f"{phase} did not arrive in time") from None

@@ -156,6 +156,8 @@ class Route:
     stream_bytes: int = 0
     #: send exactly these bytes as the response
     raw: bytes | None = None
+    #: answer 301 to https://<the request's Host>:<this port><path> (an http->https redirect)
+    to_https_port: int = 0
 
 
 GOOD_HEADERS = (
@@ -317,6 +319,12 @@ async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
     path = head.split(b" ", 2)[1].decode("latin-1") if head.count(b" ") >= 2 else "/"
     route = table.get(path.split("?")[0]) or table.get("*") or Route(404, (), b"not found\n")
+    if route.to_https_port:
+        host = next((line.split(b":", 1)[1].strip().decode("latin-1")
+                     for line in head.split(b"\r\n") if line.lower().startswith(b"host:")),
+                    "localhost")
+        host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        route = Route(301, [("Location", f"https://{host}:{route.to_https_port}{path}")], b"")
     if route.raw is not None:
         writer.write(route.raw)
         await writer.drain()
