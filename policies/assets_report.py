@@ -103,9 +103,9 @@ def _date_cell(day: date | None) -> T | None:
 ITEM_COLUMNS = [
     Column("site", "สถานที่", "Site", 1.1), Column("class", "ประเภท", "Class", 2.1),
     Column("tag", "เลขครุภัณฑ์", "Asset tag", 1.4),
-    Column("model", "ยี่ห้อ/รุ่น", "Make / model", 1.8), Column("serial", "หมายเลขเครื่อง", "Serial", 1.5),
-    Column("start", "วันเริ่มใช้งาน", "In service", 1.1),
-    Column("eol", "วันครบอายุ", "End of life", 1.1), Column("fy", "ปีงบฯ", "FY", 0.6, "C"),
+    Column("model", "ยี่ห้อ/รุ่น", "Make / model", 1.6), Column("serial", "หมายเลขเครื่อง", "Serial", 1.5),
+    Column("start", "วันเริ่มใช้งาน", "In service", 1.3),
+    Column("eol", "วันครบอายุ", "End of life", 1.3), Column("fy", "ปีงบฯ", "FY", 0.6, "C"),
     Column("reason", "เหตุผล", "Reason", 1.5), Column("qty", "จำนวน", "Qty", 0.75, "R"),
     Column("unit", "ราคาต่อหน่วย (บาท)", "Unit cost (THB)", 1.2, "R"),
     Column("amount", "จำนวนเงิน (บาท)", "Amount (THB)", 1.2, "R"),
