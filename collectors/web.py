@@ -254,6 +254,8 @@ def site_reading(site: SiteResult, duration: float) -> Reading:
     elif site.dns.reason:
         reason, message = site.dns.reason, site.dns.message
     info["summary"] = summary(info)
+    if reason:  # `upkeep probe` prints the message of a failing target: keep the facts there
+        message = f"{message} | {info['summary']}"
     return Reading(KIND, config.name, time.time(), not reason, duration, reason, message,
                    samples, info)
 

@@ -25,7 +25,8 @@ per ``drip`` seconds), ``stream_bytes`` (a huge body streamed without buffering)
 (bytes sent verbatim, e.g. an invalid header). ``WebRig.tarpit()`` accepts TCP and never
 speaks. TLS versions: ``tls=("TLSv1", "TLSv1")`` makes a TLS 1.0-only server (SECLEVEL=0).
 
-DNS (``Dnsmasq``): Debian's dnsmasq with ``--local=/test/``, so a name without AAAA gets
+DNS (``Dnsmasq(dir, records, ns={"good.test": ["ns1.good.test"]})``): Debian's dnsmasq with
+``--local=/test/``, so a name without AAAA gets
 NOERROR/NODATA (not NXDOMAIN) and unknown names NXDOMAIN. ``slow.test`` is forwarded to a
 silent socket (timeouts), ``servfail.test`` to a responder that answers SERVFAIL. Only
 127.0.0.1 and ::1 are ever used.
@@ -409,7 +410,11 @@ class _ServfailResponder:
 class Dnsmasq:
     """dnsmasq on 127.0.0.1:<free port> serving ``records`` (name -> [IPs]) under ``.test``."""
 
-    def __init__(self, directory: Path, records: Mapping[str, Sequence[str]]) -> None:
+    def __init__(self, directory: Path, records: Mapping[str, Sequence[str]],
+                 ns: Mapping[str, Sequence[str]] | None = None) -> None:
+        """``records``: name -> A/AAAA addresses; ``ns``: zone -> name-server names."""
+        import dns.name
+
         binary = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -425,6 +430,9 @@ class Dnsmasq:
                 f"--server=/servfail.test/127.0.0.1#{self.servfail.port}"]
         for name, addresses in records.items():
             args.append(f"--host-record={name}," + ",".join(addresses))
+        for zone, servers in (ns or {}).items():
+            for server in servers:  # NS (type 2) as raw wire-format rdata
+                args.append(f"--dns-rr={zone},2,{dns.name.from_text(server).to_wire().hex()}")
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      start_new_session=True)
         self._wait_ready()

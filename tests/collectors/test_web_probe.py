@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from upkeep.collectors.web import WebCollector
 
-from tests.support import metric, need_binary, parse_metrics, running_agent, wait_for
+from tests.support import metric, need_binary, parse_metrics, run_cli, running_agent, wait_for
 from tests.web_rig import GOOD_HEADERS, Dnsmasq, Pki, Route, Server, WebRig
 from upkeep.config import parse_config
 from upkeep.config.websites import ResolverConfig, WebsiteConfig
@@ -62,8 +62,10 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         s["loop"] = rig.https(pki.leaf("valid"), {"/": Route(302, [("Location", "/a")]),
                                                   "/a": Route(302, [("Location", "/")])})
         records = {"good.test": ["127.0.0.1", "::1"], "dead6.test": ["127.0.0.1", "::1"],
-                   "v4only.test": ["127.0.0.1"]}
-        with Dnsmasq(tmp / "dns", records) as dns:
+                   "v4only.test": ["127.0.0.1"], "ns1.good.test": ["127.0.0.1", "::1"],
+                   "ns2.good.test": ["127.0.0.1"]}
+        ns = {"good.test": ["ns1.good.test", "ns2.good.test"]}
+        with Dnsmasq(tmp / "dns", records, ns) as dns:
             yield Env(pki, rig, dns, s)
 
 
@@ -236,6 +238,13 @@ def test_aaaa_that_does_not_answer_is_a_finding(env: Env) -> None:
     assert val(r, "upkeep_website_ipv6_parity") == 0
 
 
+def test_name_servers_aaaa_counted_when_asked(env: Env) -> None:
+    (r,) = probe(env, site(env, "good", expect={"ns_aaaa": True}))
+    assert r.ok, r.message
+    # ns1 has AAAA, ns2 has not
+    assert series(r, "upkeep_website_dns_records") == {"A": 1, "AAAA": 1, "NS_AAAA": 1}
+
+
 def test_name_without_aaaa_is_nodata_not_an_error(env: Env) -> None:
     (r,) = probe(env, site(env, "good", host="v4only.test"))
     assert r.ok, r.message
@@ -277,6 +286,25 @@ def test_non_http_url_is_a_config_error() -> None:
     with pytest.raises(ConfigError):
         parse_config("websites:\n  - {name: x, url: 'https://a.test/',"
                      " policy_pages: [{name: p, url: 'gopher://a.test/'}]}\n")
+
+
+def test_upkeep_probe_cli_table(env: Env, tmp_path: Path) -> None:
+    config = tmp_path / "upkeep.yml"
+    config.write_text(
+        f"host: {{enabled: false}}\nups: []\n"
+        f"resolver: {{nameservers: [127.0.0.1], port: {env.dns.port}, timeout: 1s}}\n"
+        f"websites:\n"
+        f"  - {{name: office, url: '{env.servers['good'].url()}', tls: {{ca_file: '{env.pki.ca_file}'}},"
+        f" expect: {{http_port: {env.servers['redirect'].port}}},"
+        f" policy_pages: [{{name: privacy_notice, url: '{env.servers['good'].url(path='/p')}'}}]}}\n"
+        f"  - {{name: old, url: '{env.servers['expired'].url()}', tls: {{ca_file: '{env.pki.ca_file}'}}}}\n",
+        encoding="utf-8")
+    result = run_cli("probe", "-c", str(config), timeout=60)
+    assert result.returncode == 1, result.stderr  # one site is down
+    lines = {line.split()[1]: line for line in result.stdout.splitlines()[1:]}
+    assert "127.0.0.1, ::1 | TLS 1.3 | cert 365 d left" in lines["office"]
+    assert "pages: privacy_notice http_status" in lines["office"]
+    assert "DOWN (tls_expired)" in lines["old"] and "problems: expired" in lines["old"]
 
 
 # --- through a running agent ------------------------------------------------------------------
