@@ -41,7 +41,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "target_down": ("Not answering", "ไม่ตอบสนอง"),
     "system_down": ("System down", "ระบบหยุดทำงาน"),
     "cert_expiring": ("Certificate expires soon", "ใบรับรองใกล้หมดอายุ"),
-    "cert_invalid": ("Certificate not valid", "ใบรับรองไม่ถูกต้อง"),
+    "cert_expired": ("Certificate expired", "ใบรับรองหมดอายุแล้ว"),
     "control_failing": ("Control not met", "มาตรการยังไม่ผ่าน"),
     "open_incident": ("Open incident", "เหตุขัดข้องที่ยังไม่ปิด"),
     "not_available": ("Not available in this agent yet: {what}.",
@@ -159,6 +159,15 @@ LABELS: dict[str, tuple[str, str]] = {
     "as.unknown": ("unknown", "ไม่ทราบ"),
     "office": ("Whole office", "ภาพรวมหน่วยงาน"),
     "review": ("needs review", "ต้องตรวจสอบ"),
+    "days_ago": ("{n} days ago", "เมื่อ {n} วันก่อน"),
+    "fy": ("fiscal year {n} BE", "ปีงบประมาณ พ.ศ. {n}"),
+    "selftest.passed": ("passed", "ผ่าน"),
+    "selftest.warning": ("warning", "มีคำเตือน"),
+    "selftest.failed": ("failed", "ไม่ผ่าน"),
+    "selftest.aborted": ("aborted", "ยกเลิก"),
+    "selftest.in_progress": ("in progress", "กำลังทดสอบ"),
+    "selftest.none": ("never run", "ยังไม่เคยทดสอบ"),
+    "selftest.unknown": ("unknown", "ไม่ทราบ"),
 }
 
 

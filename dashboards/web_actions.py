@@ -31,25 +31,32 @@ class Action:
     fields: tuple[Field, ...]
     #: "json": the fields as a JSON object; "raw": the one file as the body, ?filename=NAME
     encoding: str = "json"
+    #: the API records the token's holder only as "token": put the person's name in front of
+    #: this text field so the ledger says who acted
+    merge_by: str = ""
 
 
 BY = Field("by", "by")
-NOTE = Field("note", "note", "textarea", required=False)
 
 ACTIONS: dict[str, tuple[Action, ...]] = {
     "incidents": (
         Action("ack", "ack", "POST", "/api/v1/incidents/{id}/ack",
-               (Field("id", "incident_id", "number"), BY, NOTE)),
+               (Field("id", "incident_id", "number"), BY,
+                Field("note", "note", "textarea", required=False)), merge_by="note"),
         Action("annotate", "annotate", "POST", "/api/v1/incidents/{id}/notes",
-               (Field("id", "incident_id", "number"), BY, Field("note", "note", "textarea"))),
+               (Field("id", "incident_id", "number"), BY, Field("text", "note", "textarea")),
+               merge_by="text"),
         Action("maintenance", "maintenance", "POST", "/api/v1/maintenance",
-               (Field("system", "system"), Field("start", "start", "datetime-local"),
-                Field("end", "end", "datetime-local"), BY, NOTE)),
+               (Field("system", "system", required=False),
+                Field("starts_at", "start", "datetime-local"),
+                Field("ends_at", "end", "datetime-local"), Field("approved_by", "by"),
+                Field("reason", "note", "textarea", required=False))),
     ),
     "checklist": (
         Action("attest", "attest", "POST", "/api/v1/checklist/attest",
                (Field("control", "control"), BY, Field("evidence_url", "evidence_url", "url"),
-                Field("valid_until", "valid_until", "date"), NOTE)),
+                Field("valid_until", "valid_until", "date"),
+                Field("note", "note", "textarea", required=False))),
     ),
     "assets": (
         Action("import", "import_assets", "POST", "/api/v1/assets/import",
@@ -90,6 +97,7 @@ def actions(page: str, lang: Lang) -> str:
         out.append(
             f'<form class="action" id="action-{action.id}" data-method="{action.method}" '
             f'data-endpoint="{e(action.endpoint)}" data-encoding="{action.encoding}" '
+            f'data-merge-by="{action.merge_by}" '
             f'data-done="{e(label("done", lang))}" data-refused="{e(label("refused", lang))}">'
             f'<fieldset><legend>{e(label(action.title_key, lang))}</legend>{fields}'
             f'<button type="submit">{e(label("submit", lang))}</button>'

@@ -129,7 +129,9 @@ def problems(agent: Agent, parts: dict[str, Part]) -> list[Problem]:
                 found.append(Problem("system_down", str(system.get("name")), "", "/ui/incidents"))
     for row in rows(agent, WEB_KINDS):
         days = cert_days_left(row)
-        if days is not None and days < CERT_WARN_DAYS:
+        if days is not None and days < 0:
+            found.append(Problem("cert_expired", row.name, f"{-days:.0f}", "/ui/websites"))
+        elif days is not None and days < CERT_WARN_DAYS:
             found.append(Problem("cert_expiring", row.name, f"{days:.0f}", "/ui/websites"))
     controls = parts.get("checklist")
     if controls is not None and controls.available:

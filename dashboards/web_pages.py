@@ -66,6 +66,10 @@ def overview(agent: Agent, lang: Lang) -> str:
             detail = p.detail
             if p.what == "cert_expiring":
                 detail = label("days", lang, n=p.detail)
+            elif p.what == "cert_expired":
+                detail = label("days_ago", lang, n=p.detail)
+            elif p.what == "control_failing":
+                detail = label("st." + p.detail, lang)
             out.append(f'<li class="problem {e(p.what)}"><a href="{e(p.href)}">'
                        f'<strong>{e(label(p.what, lang))}</strong> {e(p.subject)}</a>'
                        f'{f" <span class=detail>{e(detail)}</span>" if detail else ""}</li>')
@@ -112,7 +116,7 @@ def ups(agent: Agent, lang: Lang) -> str:
             e(pct(i.get("load"))), e(fdate(installed, lang) if installed else "–"), e(age),
             badge(not i.get("replace_needed"), label("yes" if i.get("replace_needed") else "no",
                                                      lang)),
-            e(i.get("selftest_result", "–")), e(" ".join(str(x) for x in (i.get("mfr"),
+            e(label(f"selftest.{i.get('selftest_result') or 'unknown'}", lang)), e(" ".join(str(x) for x in (i.get("mfr"),
                                                                        i.get("model")) if x)),
             e(i.get("serial", "")), e(fdatetime(r.last_success, lang) if r.last_success
                                       else label("never", lang))])
@@ -232,7 +236,9 @@ def incidents(agent: Agent, lang: Lang) -> str:
     out = [level_table(agent, lang)]
     tail = downloads(agent, lang, ["kpi"])
     kpi = parts.kpi(agent)
-    out.append(f'<h2>KPI — {e(label("fiscal_year", lang))}</h2>')
+    from upkeep.policies.thai import fiscal_year
+
+    out.append(f'<h2>KPI — {e(label("fy", lang, n=fiscal_year(time.time())))}</h2>')
     if not kpi.available:
         out.append(missing(kpi.missing, lang))
     else:

@@ -77,6 +77,11 @@
           if (input && input.type === "datetime-local") { value = Date.parse(value) / 1000; }
           obj[key] = value;
         });
+        var into = form.dataset.mergeBy;
+        if (into && obj.by) {
+          obj[into] = obj.by + ": " + (obj[into] || "");
+          delete obj.by;
+        }
         headers["Content-Type"] = "application/json";
         payload = JSON.stringify(obj);
       }

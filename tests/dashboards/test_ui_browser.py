@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.dashboards.conftest import TOKEN, Stack
@@ -293,3 +294,56 @@ def test_report_downloads_open(tab: Tab, tmp_path: Path) -> None:
             json.loads(data)
         opened += 1
     assert opened == 16  # status, KPI, checklist and assets, each in every format
+
+
+def _use_token(tab: Tab) -> None:
+    tab.page.get_by_label("API token", exact=True).fill(TOKEN)
+    tab.page.get_by_role("button", name="Use token").click()
+
+
+def test_incident_ack_note_and_maintenance_window(tab: Tab, stack: Stack) -> None:
+    now = time.time()
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    created = httpx.post(f"{stack.agent.url}/api/v1/incidents", headers=auth, timeout=10, json={
+        "system": "intranet", "started_at": now - 7200, "restored_at": now - 3600,
+        "cause_text": "power cut"})
+    assert created.status_code == 201, created.text
+    incident = created.json()["id"]
+    tab.goto("/ui/incidents?lang=en")
+    row = tab.page.locator("tr", has_text="power cut")
+    assert "intranet" in row.inner_text() and "1 h 0 min" in row.inner_text()
+
+    def fill_ack() -> None:
+        tab.page.locator("#ack-id").fill(str(incident))
+        tab.page.locator("#ack-by").fill("Somchai P.")
+        tab.page.locator("#ack-note").fill("generator started")
+
+    fill_ack()
+    assert _submit(tab, "#action-ack").startswith("Refused (401)")
+    assert httpx.get(f"{stack.agent.url}/api/v1/incidents/{incident}",
+                     timeout=10).json()["acknowledged_at"] is None
+    _use_token(tab)
+    fill_ack()
+    assert _submit(tab, "#action-ack") == "Recorded."
+    tab.page.locator("#annotate-id").fill(str(incident))
+    tab.page.locator("#annotate-by").fill("Somchai P.")
+    tab.page.locator("#annotate-text").fill("UPS battery replaced")
+    assert _submit(tab, "#action-annotate") == "Recorded."
+    shown = httpx.get(f"{stack.agent.url}/api/v1/incidents/{incident}", timeout=10).json()
+    assert shown["acknowledged_at"] is not None
+    texts = json.dumps([e["payload"] for e in shown["timeline"]], ensure_ascii=False)
+    assert "Somchai P.: generator started" in texts and "Somchai P.: UPS battery replaced" in texts
+
+    tab.page.locator("#maintenance-system").fill("intranet")
+    tab.page.locator("#maintenance-starts_at").fill("2030-01-05T08:00")
+    tab.page.locator("#maintenance-ends_at").fill("2030-01-05T10:00")
+    tab.page.locator("#maintenance-approved_by").fill("Somchai P.")
+    assert _submit(tab, "#action-maintenance") == "Recorded."
+    windows = httpx.get(f"{stack.agent.url}/api/v1/maintenance", timeout=10).json()["windows"]
+    assert [(w["system"], w["approved_by"], w["ends_at"] - w["starts_at"]) for w in windows] \
+        == [("intranet", "Somchai P.", 7200)]
+    tab.goto("/ui/incidents?lang=th")
+    row = tab.page.locator("tr", has_text="power cut")
+    assert "token" in row.inner_text()  # acknowledged, by the token's holder
+    shot(tab, "incidents-acknowledged-th")
+    assert all("401" in e for e in tab.errors)
