@@ -35,6 +35,9 @@ from pathlib import Path
 from tests.support import free_port, need_binary, wait_for
 
 USERS = {"admin": "adminpass", "monitor": "monpass"}
+#: ready-made data: ``smart-ups-1500.dev`` (healthy, on line), ``power-failure.seq``
+#: (OL -> OB -> OB LB every 3 s, looping)
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "nut"
 
 
 def read_dev(path: str | Path) -> dict[str, str]:

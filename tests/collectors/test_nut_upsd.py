@@ -21,7 +21,7 @@ from upkeep.collectors.base import Target
 from upkeep.collectors.nut import NutCollector, _Discovery, _factory
 from upkeep.collectors.nut_client import NutClient, TlsSettings
 
-from tests.nut_rig import NutRig, read_dev
+from tests.nut_rig import FIXTURES, NutRig, read_dev
 from tests.support import SHARED, free_port
 from upkeep.config import Config
 from upkeep.config.ups import UpsConfig
@@ -419,3 +419,20 @@ def test_tls_settings_in_client_directly(tls_rig: NutRig) -> None:
             await client.aclose()
 
     assert asyncio.run(run()) == (True, "Smart-UPS 1500")
+
+
+def test_seq_fixture_drives_a_power_failure(tmp_path: Path) -> None:
+    rig = NutRig(tmp_path)
+    fast = tmp_path / "fast.seq"  # the fixture's 3 s steps, at 1 s
+    fast.write_text((FIXTURES / "power-failure.seq").read_text().replace("TIMER 3", "TIMER 1"))
+    rig.add_ups("loop", fast)
+    seen: set[tuple[str, ...]] = set()
+    with rig:
+        collector = NutCollector([entry("loop", rig.port)])
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and len(seen) < 3:
+            reading = poll_all(collector)["loop"]
+            assert reading.ok, reading.message
+            seen.add(tuple(reading.info["status"]))
+            time.sleep(0.3)
+    assert seen == {("OL",), ("OB", "DISCHRG"), ("OB", "DISCHRG", "LB")}
