@@ -66,6 +66,7 @@ def extra_routers() -> list[APIRouter]:
     return [
         fleet.router,
         __import__("upkeep.agents.events", fromlist=["router"]).router,  # /api/v1/events
+        __import__("upkeep.policies.api_incidents", fromlist=["router"]).router,  # incidents
         __import__("upkeep.agents.api_probe", fromlist=["router"]).router,  # /probe (websites)
         __import__("upkeep.policies.api_policies", fromlist=["router"]).router,  # checklist, assets
         __import__("upkeep.dashboards.web", fromlist=["router"]).router,  # the UI at /
