@@ -152,8 +152,8 @@ def show(args: argparse.Namespace, config: Config) -> int:
         print(f"upkeep: {err}", file=sys.stderr)
         return EXIT_CONFIG
     if args.json:
-        print(json.dumps({"site": config.site, **result.to_json()}, ensure_ascii=False,
-                         indent=2))
+        print(json.dumps({"site": config.site, "readings_problem": problem, **result.to_json()},
+                         ensure_ascii=False, indent=2))
     else:
         rows = [("CONTROL", "STATUS", "SUBJECT", "DETAILS")]
         for row in result.controls:
@@ -167,8 +167,8 @@ def show(args: argparse.Namespace, config: Config) -> int:
         print(_table(rows))
         print(f"\nproject 11 step reached: {result.level} of 5 "
               f"({', '.join(f'{k}: {v}' for k, v in result.levels.items())})")
-        if problem:
-            print(f"note: {problem}; automated controls cannot be judged", file=sys.stderr)
+    if problem:
+        print(f"note: {problem}; automated controls cannot be judged", file=sys.stderr)
     return EXIT_OK if all(r.status in ("pass", "not-applicable") for r in result.controls) \
         else EXIT_DOWN
 
