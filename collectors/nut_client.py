@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import re
 import socket
 import ssl
 from dataclasses import dataclass
@@ -55,6 +56,16 @@ class TlsSettings:
 
 class TlsError(CollectorError):
     reason = "tls"
+
+
+_NAME = re.compile(r"^[A-Za-z0-9_.:@+-]{1,128}$")
+
+
+def check_name(name: str) -> None:
+    """UPS and variable names go into commands unquoted: refuse anything that could break
+    the line (a space, a quote, a newline) instead of sending it."""
+    if not _NAME.match(name):
+        raise CollectorError(f"{name[:60]!r} is not a valid NUT name", reason="config")
 
 
 def normalize_fingerprint(text: str) -> str:
@@ -90,9 +101,12 @@ class NutClient:
         return parse_ups_list(await self._call_list("LIST UPS", "UPS"))
 
     async def list_var(self, ups: str) -> dict[str, str]:
+        check_name(ups)
         return parse_vars(await self._call_list(f"LIST VAR {ups}", f"VAR {ups}", ups), ups)
 
     async def get_var(self, ups: str, var: str) -> str:
+        check_name(ups)
+        check_name(var)
         line = await self._call(f"GET VAR {ups} {var}", ups)
         words = split_words(line)
         if len(words) != 4 or words[:3] != ["VAR", ups, var]:
@@ -100,6 +114,7 @@ class NutClient:
         return words[3]
 
     async def list_client(self, ups: str) -> list[str]:
+        check_name(ups)
         return parse_clients(await self._call_list(f"LIST CLIENT {ups}", f"CLIENT {ups}", ups),
                              ups)
 
@@ -116,6 +131,7 @@ class NutClient:
         """
         if self.username is None or ups in self._verified:
             return
+        check_name(ups)
         try:
             async with asyncio.timeout(self.timeout):
                 reader, writer = await self._open()

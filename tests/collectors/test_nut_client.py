@@ -139,3 +139,17 @@ def test_targets_follow_config() -> None:
     [target] = NutCollector([entry]).targets()
     assert isinstance(target, Target)
     assert (target.kind, target.name, target.interval, target.timeout) == ("nut", "rack-a", 20, 4)
+
+
+def test_names_that_would_break_the_protocol_are_refused() -> None:
+    async def main() -> str:
+        client = NutClient("127.0.0.1", 9, timeout=1)  # never contacted
+        try:
+            await client.list_var("ups1\nFSD ups1")
+        except Exception as err:
+            return f"{type(err).__name__}:{getattr(err, 'reason', '')}"
+        finally:
+            await client.aclose()
+        return "sent"
+
+    assert asyncio.run(main()) == "CollectorError:config"
