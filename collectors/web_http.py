@@ -59,9 +59,12 @@ def remaining(deadline: float, what: str) -> float:
 
 async def connect(ip: str, port: int, deadline: float
                   ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    budget = remaining(deadline, "connect")  # before the coroutine exists: never unawaited
+    remaining(deadline, "connect")
     try:
-        return await asyncio.wait_for(asyncio.open_connection(ip, port), budget)
+        # asyncio.timeout_at, not wait_for: no extra task per step (a third of the CPU with
+        # hundreds of probes); the loop clock is time.monotonic, like our deadline
+        async with asyncio.timeout_at(deadline):
+            return await asyncio.open_connection(ip, port)
     except TimeoutError:
         raise ProbeFailure("connect_timeout", f"TCP connect to {ip} port {port} timed out") from None
     except ConnectionRefusedError:
@@ -75,8 +78,8 @@ async def start_tls(writer: asyncio.StreamWriter, ctx: ssl.SSLContext, sni: str 
     """Upgrade in place; ``ssl.SSLError`` propagates to the caller (it carries the verdict)."""
     budget = remaining(deadline, "tls")
     try:
-        await asyncio.wait_for(
-            writer.start_tls(ctx, server_hostname=sni, ssl_handshake_timeout=budget), budget)
+        async with asyncio.timeout_at(deadline):
+            await writer.start_tls(ctx, server_hostname=sni, ssl_handshake_timeout=budget)
     except TimeoutError:
         raise ProbeFailure("tls_timeout", "the TLS handshake did not finish in time") from None
     except (ConnectionError, EOFError) as err:
@@ -106,8 +109,9 @@ async def get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: 
     sent = time.monotonic()
     try:
         writer.write(conn.send(request) + conn.send(h11.EndOfMessage()))
-        budget = remaining(deadline, "http")
-        await asyncio.wait_for(writer.drain(), budget)
+        remaining(deadline, "http")
+        async with asyncio.timeout_at(deadline):
+            await writer.drain()
     except TimeoutError:
         raise ProbeFailure("http_timeout", "sending the request timed out") from None
     except (ConnectionError, ssl.SSLError) as err:
@@ -121,9 +125,10 @@ async def get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: 
         except h11.RemoteProtocolError as err:
             raise ProbeFailure("http_protocol", f"malformed HTTP response: {err}") from None
         if event is h11.NEED_DATA:
-            budget = remaining(deadline, "http")
+            remaining(deadline, "http")
             try:
-                chunk = await asyncio.wait_for(reader.read(_READ), budget)
+                async with asyncio.timeout_at(deadline):
+                    chunk = await reader.read(_READ)
             except TimeoutError:
                 phase = "the response headers" if response is None else "the response body"
                 raise ProbeFailure("http_timeout", f"{phase} did not arrive in time") from None
