@@ -28,6 +28,7 @@ ServiceFactory = Callable[["Agent"], "Service | None"]
 def service_factories() -> list[ServiceFactory]:
     """Every service factory, in start order."""
     return [__import__("upkeep.agents.events", fromlist=["factory"]).factory,
+            __import__("upkeep.agents.notify", fromlist=["factory"]).factory,
             __import__("upkeep.policies.checklist_service", fromlist=["x"]).checklist_service,
             __import__("upkeep.policies.assets_service", fromlist=["x"]).assets_service,
             __import__("upkeep.policies.kpi_service", fromlist=["factory"]).factory]

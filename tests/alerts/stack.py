@@ -14,7 +14,7 @@ import signal
 import subprocess
 import threading
 from collections.abc import Iterator
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -80,7 +80,7 @@ class WebhookReceiver:
 class SmtpSink:
     """A real SMTP server (aiosmtpd) on a free loopback port, keeping every message."""
 
-    def __init__(self) -> None:
+    def __init__(self, **controller_options: Any) -> None:
         from aiosmtpd.controller import Controller
 
         self.messages: list[Message] = []
@@ -90,11 +90,13 @@ class SmtpSink:
         class Handler:
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
                 outer.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-                outer.messages.append(message_from_bytes(envelope.original_content))
+                outer.messages.append(message_from_bytes(envelope.original_content,
+                                                          policy=policy.default))
                 return "250 OK"
 
         self.port = free_port()
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port,
+                                     **controller_options)
 
     def __enter__(self) -> SmtpSink:
         self.controller.start()
