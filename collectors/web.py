@@ -201,7 +201,7 @@ def _http_samples(site: SiteResult, info: dict[str, Any]) -> Iterator[Sample]:
     if answered is None or answered.response is None:
         return
     check = web_http.check_headers(answered.response)
-    max_age = int(check.hsts["max_age"] or 0) if check.hsts else 0  # type: ignore[call-overload]
+    max_age = int(str(check.hsts["max_age"] or 0)) if check.hsts else 0
     http.update(status=answered.status, headers_present=check.present,
                 header_values=check.values, hsts=check.hsts,
                 hsts_long_enough=max_age >= site.config.expect.hsts_min_age)

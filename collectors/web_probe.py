@@ -134,7 +134,7 @@ class Prober:
         same = [a for f, a in answer.addresses if f == family] or [a for _, a in answer.addresses]
         if not same:
             raise ProbeFailure(answer.reason or "dns_no_address", answer.message or host)
-        return same[0]
+        return str(same[0])
 
     async def _hop(self, parts: Any, address: str, deadline: float, max_body: int,
                    ca_file: str | None, result: FetchResult, phases: dict[str, float]

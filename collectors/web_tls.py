@@ -25,7 +25,6 @@ from functools import lru_cache
 from typing import Any
 
 from cryptography import x509
-from cryptography.x509.oid import ExtensionOID
 
 #: metric label value (blackbox_exporter's spelling) -> ssl.TLSVersion
 VERSIONS: dict[str, ssl.TLSVersion] = {
@@ -119,13 +118,13 @@ def parse_cert(der: bytes) -> CertSummary:
     dns_names: tuple[str, ...] = ()
     ips: tuple[str, ...] = ()
     try:
-        san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         dns_names = tuple(n.lower().rstrip(".") for n in san.get_values_for_type(x509.DNSName))
         ips = tuple(str(a) for a in san.get_values_for_type(x509.IPAddress))
     except x509.ExtensionNotFound:
         pass
     try:
-        is_ca = bool(cert.extensions.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS).value.ca)
+        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     except x509.ExtensionNotFound:
         is_ca = False
     return CertSummary(
