@@ -31,7 +31,7 @@ ALERTS = REPO / "alerts"
 class WebhookReceiver:
     """Records POSTed JSON bodies; ``fail`` makes it answer 503 (a receiver that is down)."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.payloads: list[dict[str, Any]] = []
         self.requests: list[tuple[str, dict[str, str], bytes]] = []
         self.fail = False
@@ -56,7 +56,7 @@ class WebhookReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/hook"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -80,7 +80,7 @@ class WebhookReceiver:
 class SmtpSink:
     """A real SMTP server (aiosmtpd) on a free loopback port, keeping every message."""
 
-    def __init__(self, **controller_options: Any) -> None:
+    def __init__(self, port: int = 0, **controller_options: Any) -> None:
         from aiosmtpd.controller import Controller
 
         self.messages: list[Message] = []
@@ -94,7 +94,7 @@ class SmtpSink:
                                                           policy=policy.default))
                 return "250 OK"
 
-        self.port = free_port()
+        self.port = port or free_port()
         self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port,
                                      **controller_options)
 
