@@ -104,7 +104,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "evidence": ("Evidence", "หลักฐาน"),
     "valid_until": ("Valid until", "ใช้ได้ถึง"),
     "next_step": ("What to do next", "สิ่งที่ต้องทำต่อ"),
-    "checklist_level": ("Checklist level", "ระดับความสำเร็จ"),
+    "checklist_level": ("Security plan level (project 11)", "ระดับความสำเร็จ (โครงการที่ 11)"),
     "asset": ("Asset", "ครุภัณฑ์"),
     "class": ("Class", "ประเภท"),
     "in_service": ("In service since", "เริ่มใช้งาน"),

@@ -308,9 +308,13 @@ def checklist(agent: Agent, lang: Lang) -> str:
                      + (f"<br><small>{details}</small>" if details else ""),
                      _status_badge(str(c["status"]), lang), _evidence(c.get("evidence", []), lang),
                      e(c.get("next_step", {}).get(lang, "") if c["status"] != "pass" else "")])
-    return table(label("nav.checklist", lang),
-                 [label(k, lang) for k in ("control", "status", "evidence", "next_step")], body,
-                 "wide") + downloads(agent, lang, ["checklist"])
+    level = parts.checklist_level(agent)
+    head = (f'<p class="level"><span>{e(label("checklist_level", lang))}</span> '
+            f'<strong>{e(level)}</strong> / 5</p>' if level is not None else "")
+    return head + table(label("nav.checklist", lang),
+                        [label(k, lang) for k in ("control", "status", "evidence",
+                                                  "next_step")], body,
+                        "wide") + downloads(agent, lang, ["checklist"])
 
 
 # --- assets ------------------------------------------------------------------------------------

@@ -99,6 +99,15 @@ def kpi_thresholds(agent: Agent) -> list[tuple[int, float]] | None:
             sorted(scale.thresholds.items(), reverse=True)]
 
 
+def checklist_level(agent: Agent) -> int | None:
+    """The project-11 ladder step reached (0-5), or None when the checklist is not running."""
+    try:
+        result = _service(agent, "checklist").current()
+    except LookupError:
+        return None
+    return None if result is None else int(result.level)
+
+
 def checklist(agent: Agent) -> Part:
     def load(mod: Any) -> list[dict[str, Any]]:
         service = _service(agent, "checklist")

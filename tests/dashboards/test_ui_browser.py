@@ -91,6 +91,30 @@ def tab(browser: Any, stack: Stack) -> Iterator[Tab]:
         t.close()
 
 
+#: the lowest WCAG contrast ratio of any visible text (walking up to the first opaque
+#: background); AA asks 4.5 for normal text
+CONTRAST_JS = """() => {
+  const rgb = s => (s.match(/[\\d.]+/g) || []).map(Number);
+  const lum = c => { const [r, g, b] = c.slice(0, 3).map(v => { v /= 255;
+      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const bg = el => { for (; el; el = el.parentElement) {
+      const c = rgb(getComputedStyle(el).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0.9)) return c; }
+    return [255, 255, 255]; };
+  let worst = [99, ""];
+  for (const el of document.querySelectorAll("body *")) {
+    const own = Array.from(el.childNodes).some(n => n.nodeType === 3 && n.textContent.trim());
+    if (!own || !el.offsetParent) continue;
+    const a = lum(rgb(getComputedStyle(el).color)), b = lum(bg(el));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < worst[0]) worst = [ratio, el.tagName + "." + el.className + ": " +
+                                   el.textContent.trim().slice(0, 40)];
+  }
+  return worst;
+}"""
+
+
 def shot(tab: Tab, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     tab.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
@@ -105,6 +129,8 @@ def test_every_page_in_both_languages(tab: Tab) -> None:
             assert tab.page.locator("nav a[aria-current=page]").inner_text() == \
                 TITLES[lang][page]
             assert "Internal Server Error" not in tab.page.content()
+            ratio, where = tab.page.evaluate(CONTRAST_JS)
+            assert ratio >= 4.5, (page, lang, ratio, where)
             shot(tab, f"{page}-{lang}")
     assert tab.errors == []
     assert tab.outside == []
@@ -113,8 +139,10 @@ def test_every_page_in_both_languages(tab: Tab) -> None:
 def test_wall_screen_and_phone(browser: Any, stack: Stack) -> None:
     for name, viewport in (("wall", {"width": 1920, "height": 1080}),
                            ("phone", {"width": 390, "height": 844})):
+        # the wall screen in a dark room: the dark scheme must stay as readable
         t = Tab(browser, stack.agent.url, viewport=viewport, device_scale_factor=1,
-                is_mobile=name == "phone", has_touch=name == "phone")
+                is_mobile=name == "phone", has_touch=name == "phone",
+                color_scheme="dark" if name == "wall" else "light")
         try:
             for lang in ("th", "en"):
                 t.goto(f"/?lang={lang}")
@@ -124,6 +152,8 @@ def test_wall_screen_and_phone(browser: Any, stack: Stack) -> None:
                 shot(t, f"overview-{name}-{lang}")
             t.goto("/ui/ups?lang=th")
             shot(t, f"ups-{name}-th")
+            ratio, where = t.page.evaluate(CONTRAST_JS)
+            assert ratio >= 4.5, (name, ratio, where)
             assert t.errors == [] and t.outside == []
         finally:
             t.close()
