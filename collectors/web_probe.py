@@ -227,7 +227,8 @@ class Prober:
         if chosen and parts.scheme == "https" and expect.tls_versions:
             port = parts.port or 443
             sni = None if answer.literal else host
-            extra += [self._matrix(chosen[0][1], port, sni, deadline, jobs[0])]
+            extra += [self._matrix(chosen[0][1], port, sni, deadline,
+                                   None if expect.tls_versions_separately else jobs[0])]
         if chosen and expect.http_redirect:
             extra.append(self._http_redirect(config, chosen[0], deadline))
         if config.policy_pages:
@@ -245,13 +246,14 @@ class Prober:
         return site
 
     async def _matrix(self, address: str, port: int, sni: str | None, deadline: float,
-                      first: asyncio.Future[FetchResult]) -> tuple[str, dict[str, bool]]:
+                      first: asyncio.Future[FetchResult] | None
+                      ) -> tuple[str, dict[str, bool]]:
         """Accepted versions. The first address's handshake offered every version up to 1.3,
         so what it negotiated is accepted and everything above it refused; only the versions
         below it need a handshake of their own (one full handshake fewer per site)."""
         names = list(web_tls.VERSIONS)
         known: dict[str, bool] = {}
-        negotiated = (await first).tls_version
+        negotiated = (await first).tls_version if first is not None else ""
         if negotiated in names:
             cut = names.index(negotiated)
             known = {v: i >= cut and i == cut for i, v in enumerate(names) if i >= cut}

@@ -46,7 +46,8 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
             "/security": Route(body=f"<h1>{THAI_POLICY}</h1>".encode()),
         })
         s["plain"] = rig.https(pki.leaf("valid"))
-        for kind in ("expired", "soon", "wrong_host", "self_signed", "no_intermediate"):
+        for kind in ("expired", "soon", "wrong_host", "self_signed", "no_intermediate",
+                     "not_yet_valid"):
             s[kind] = rig.https(pki.leaf(kind))
         s["tls10"] = rig.https(pki.leaf("valid"), tls=("TLSv1", "TLSv1"))
         s["redirect"] = rig.http({"*": Route(301, [("Location", s["good"].url())])})
@@ -59,6 +60,8 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         s["huge"] = rig.https(pki.leaf("valid"), {"/": Route(stream_bytes=50 * 1024 * 1024)})
         s["badheader"] = rig.https(pki.leaf("valid"), {
             "/": Route(raw=b"HTTP/1.1 200 OK\r\nX-Bad\x01Name: y\r\nContent-Length: 2\r\n\r\nok")})
+        s["chain"] = rig.https(pki.leaf("valid"), {f"/{i}": Route(302, [("Location", f"/{i + 1}")])
+                                                   for i in range(5)})
         s["loop"] = rig.https(pki.leaf("valid"), {"/": Route(302, [("Location", "/a")]),
                                                   "/a": Route(302, [("Location", "/")])})
         records = {"good.test": ["127.0.0.1", "::1"], "dead6.test": ["127.0.0.1", "::1"],
@@ -158,6 +161,7 @@ def test_ip_literal_urls_skip_dns(env: Env) -> None:
     ("self_signed", True, "self_signed"),
     ("no_intermediate", True, "incomplete_chain"),
     ("plain", False, "untrusted"),
+    ("not_yet_valid", True, "not_yet_valid"),
 ])
 def test_certificate_problem_is_named_and_facts_still_exported(
         env: Env, server: str, ca: bool, problem: str) -> None:
@@ -217,6 +221,47 @@ def test_missing_headers_and_no_redirect(env: Env) -> None:
     assert set(series(r, "upkeep_http_security_header_present").values()) == {0}
     assert val(r, "upkeep_http_redirect_to_https") == 0
     assert r.info["http"]["redirect"]["reason"] == "no_redirect"
+
+
+def test_versions_tried_separately_agree_with_the_inference(env: Env) -> None:
+    inferred, separate = probe(env, site(env, "good"),
+                               site(env, "good", expect={"tls_versions_separately": True}))
+    assert series(separate, "upkeep_tls_protocol_accepted") == \
+        series(inferred, "upkeep_tls_protocol_accepted") == {
+            "TLS 1.0": 0, "TLS 1.1": 0, "TLS 1.2": 1, "TLS 1.3": 1}
+
+
+def test_status_text_and_redirect_expectations(env: Env) -> None:
+    readings = probe(
+        env,
+        site(env, "good", expect={"text": "welcome"}),
+        site(env, "good", expect={"text": "not on the page"}),
+        site(env, "good", expect={"status": [204]}),
+        site(env, "chain", path="/0", expect={"status": [404]}),
+        site(env, "chain", path="/0", expect={"max_redirects": 2}),
+        site(env, "chain", path="/0", expect={"follow_redirects": False, "status": [302]}),
+    )
+    assert [(r.ok, r.reason) for r in readings] == [
+        (True, ""), (False, "text_missing"), (False, "http_status"), (True, ""),
+        (False, "too_many_redirects"), (True, "")]
+    assert readings[3].info["addresses"][0]["redirects"] == 5
+
+
+def test_plain_http_is_never_up_but_a_redirect_to_https_is(env: Env) -> None:
+    plain = WebsiteConfig(name="plain-http", url=env.servers["no_redirect"].url(),
+                          expect={"http_port": env.servers["no_redirect"].port})
+    upgraded = WebsiteConfig(name="upgraded", url=env.servers["redirect"].url(),
+                             tls={"ca_file": env.pki.ca_file},
+                             expect={"http_port": env.servers["redirect"].port})
+    r_plain, r_up = probe(env, plain, upgraded)
+    assert not r_plain.ok and r_plain.reason == "no_tls"
+    assert series(r_plain, "upkeep_website_up") == {"ipv4": 0, "ipv6": 0}
+    assert series(r_plain, "upkeep_website_http_status_code") == {"ipv4": 200, "ipv6": 200}
+    assert val(r_plain, "upkeep_http_redirect_to_https") == 0
+    assert r_up.ok, r_up.message
+    assert series(r_up, "upkeep_website_up") == {"ipv4": 1, "ipv6": 1}
+    assert val(r_up, "upkeep_tls_cert_valid") == 1
+    assert val(r_up, "upkeep_http_redirect_to_https") == 1
 
 
 def test_ipv4_ipv6_content_mismatch(env: Env) -> None:

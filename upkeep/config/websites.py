@@ -77,6 +77,10 @@ class ExpectConfig(StrictModel):
     hsts_min_age: Duration = 31536000.0
     #: try TLS 1.0, 1.1, 1.2 and 1.3 separately to learn what the server accepts
     tls_versions: bool = True
+    #: by default the version the main handshake negotiated counts as accepted and the ones
+    #: above it as refused (a client offering up to 1.3 got the server's best); true = shake
+    #: hands for those too
+    tls_versions_separately: bool = False
     #: v4/v6 bodies may differ by at most this ratio (internet.nl: 10 %)
     parity_max_distance: Annotated[float, Field(ge=0, le=1)] = 0.10
     #: also ask whether the zone's name servers have AAAA records
