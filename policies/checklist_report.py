@@ -73,11 +73,11 @@ def build_report(result: ChecklistResult, config: Config, *, note: str | None = 
                    Column("status", "ผล", "Status", 1.2)]
     ladder = Table(ladder_cols, [{"step": k, "what": LADDER[k], "status": STATUS_TEXT[v]}
                                  for k, v in result.levels.items()])
-    cols = [Column("id", "รหัส", "Control", 1.4), Column("title", "มาตรการ", "Title", 2.6),
-            Column("source", "ที่มา", "Source", 2), Column("check", "วิธีตรวจ", "Check", 0.9),
-            Column("status", "ผล", "Status", 1.1), Column("findings", "รายละเอียด", "Findings", 3),
-            Column("evidence", "หลักฐาน", "Evidence", 2.4),
-            Column("next", "สิ่งที่ต้องดำเนินการ", "Next step", 2.2)]
+    cols = [Column("id", "รหัส", "Control", 1.3), Column("title", "มาตรการ", "Title", 2.2),
+            Column("source", "ที่มา", "Source", 3.2), Column("check", "วิธีตรวจ", "Check", 1.0),
+            Column("status", "ผล", "Status", 1.1), Column("findings", "รายละเอียด", "Findings", 2.6),
+            Column("evidence", "หลักฐาน", "Evidence", 2.6),
+            Column("next", "สิ่งที่ต้องดำเนินการ", "Next step", 2.0)]
     check_text = {"automated": T("อัตโนมัติ", "automated"), "manual": T("รับรองโดยผู้รับผิดชอบ", "manual"),
                   "hybrid": T("อัตโนมัติ + รับรอง", "hybrid")}
     rows = []
