@@ -182,7 +182,7 @@ def build_report(assets: list[Asset], config: Config, fiscal_year: int, as_of: d
                  "serial": i.asset.serial or i.asset.ref or ""} for i in unknown]
         sections.append(Section(T("4. ครุภัณฑ์ที่ยังไม่ทราบวันเริ่มใช้งาน (ต้องระบุเพื่อคำนวณ)",
                                   "4. Assets without a known in-service date (fill in to include)"),
-                                Table(ITEM_COLUMNS[:5], rows)))  # type: ignore[arg-type]
+                                Table(ITEM_COLUMNS[:5], rows)))
     footnotes = [T(f"อายุการใช้งาน {CLASS_TEXT[c].th}: {config.policies.assets.life_of(c).years:g} ปี "
                    f"({config.policies.assets.life_of(c).source})",
                    f"Service life, {CLASS_TEXT[c].en}: {config.policies.assets.life_of(c).years:g}"

@@ -12,6 +12,7 @@ import ipaddress
 import json
 import sys
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -135,7 +136,7 @@ def _config_again(parser: argparse.ArgumentParser) -> None:
                         help="YAML config file")
 
 
-def _table(rows: list[tuple[str, ...]]) -> str:
+def _table(rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     return "\n".join("  ".join([c.ljust(widths[i]) for i, c in enumerate(r[:-1])] + [r[-1]])
                      .rstrip() for r in rows)

@@ -55,18 +55,19 @@ DEFAULT_LIFE: dict[str, ServiceLife] = {
 _MDES = ("indicative figure in the style of the MDES ICT reference-price criteria "
          "(เกณฑ์ราคากลางและคุณลักษณะพื้นฐานการจัดหาอุปกรณ์และระบบคอมพิวเตอร์); check the current edition")
 
+def _price(asset_class: str, unit_price_thb: float, source: str) -> ReferencePrice:
+    return ReferencePrice.model_validate({"class": asset_class, "unit_price_thb": unit_price_thb,
+                                          "source": source})
+
+
 DEFAULT_PRICES: list[ReferencePrice] = [
-    ReferencePrice(asset_class="ups", unit_price_thb=5_800, source="UPS 1 kVA; " + _MDES),
-    ReferencePrice(asset_class="ups_battery", unit_price_thb=1_500,
-                   source="12 V 9 Ah VRLA battery set, market price; to be confirmed"),
-    ReferencePrice(asset_class="server", unit_price_thb=120_000,
-                   source="เครื่องคอมพิวเตอร์แม่ข่าย แบบที่ 1 (MDES 2557 edition); check the current edition"),
-    ReferencePrice(asset_class="pc", unit_price_thb=22_000,
-                   source="เครื่องคอมพิวเตอร์สำหรับงานประมวลผล แบบที่ 1; " + _MDES),
-    ReferencePrice(asset_class="notebook", unit_price_thb=24_000,
-                   source="เครื่องคอมพิวเตอร์โน้ตบุ๊ก สำหรับงานประมวลผล; " + _MDES),
-    ReferencePrice(asset_class="network", unit_price_thb=30_000, source="assumption"),
-    ReferencePrice(asset_class="other", unit_price_thb=0, source="no reference price"),
+    _price("ups", 5_800, "UPS 1 kVA; " + _MDES),
+    _price("ups_battery", 1_500, "12 V 9 Ah VRLA battery set, market price; to be confirmed"),
+    _price("server", 120_000, "เครื่องคอมพิวเตอร์แม่ข่าย แบบที่ 1 (MDES 2557 edition); check the current edition"),
+    _price("pc", 22_000, "เครื่องคอมพิวเตอร์สำหรับงานประมวลผล แบบที่ 1; " + _MDES),
+    _price("notebook", 24_000, "เครื่องคอมพิวเตอร์โน้ตบุ๊ก สำหรับงานประมวลผล; " + _MDES),
+    _price("network", 30_000, "assumption"),
+    _price("other", 0, "no reference price"),
 ]
 
 
