@@ -9,7 +9,9 @@ Everything lives in a temp dir on a free loopback port (reference ups.md §5)::
     rig.upsrw("ups1", "battery.charge", "40")      # or through upsd, as user admin
     rig.pause_driver("ups1")                       # SIGSTOP -> ERR DATA-STALE after maxage
     rig.kill_driver("ups1")                        # -> ERR DRIVER-NOT-CONNECTED
-    rig.stop()
+    config = {"ups": [{"name": "rack", "nut": rig.nut_config("ups1", interval="1s",
+                                                               timeout="900ms")}]}
+    rig.stop()                                     # or: with NutRig(...) as rig: ...
 
 Users (``upsd.users``): ``admin``/``adminpass`` (SET, FSD, all instcmds) and
 ``monitor``/``monpass`` (upsmon primary), see ``USERS``. ``NutRig(tmp, tls=True)`` creates an
@@ -146,6 +148,19 @@ class NutRig:
         der = ssl.PEM_cert_to_DER_cert(pem)
         self.cert_sha256 = hashlib.sha256(der).hexdigest()
         db.chmod(0o750)
+
+    def nut_config(self, ups: str, *, auth: bool = False, **extra: object) -> dict[str, object]:
+        """The ``nut:`` block of an upkeep config entry for ``ups`` on this upsd, e.g.
+        ``{"name": "rack", "nut": rig.nut_config("ups1", interval="1s", timeout="900ms")}``.
+        ``auth`` adds the monitor user; with ``tls=True`` on the rig, STARTTLS verified by the
+        rig's certificate is configured (override with ``tls=...``)."""
+        block: dict[str, object] = {"host": self.host, "port": self.port, "ups": ups}
+        if auth:
+            block.update(username="monitor", password=self.users["monitor"])
+        if self.tls and self.cert_pem is not None:
+            block["tls"] = {"ca_file": str(self.cert_pem), "required": True}
+        block.update(extra)
+        return block
 
     # --- processes -----------------------------------------------------------------------
     def _env(self) -> dict[str, str]:

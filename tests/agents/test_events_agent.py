@@ -24,12 +24,11 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NutRig]:
 
 
 def config(rig: NutRig) -> dict[str, Any]:
-    nut = {"host": "127.0.0.1", "port": rig.port, "interval": "1s", "timeout": "900ms"}
+    fast = {"interval": "1s", "timeout": "900ms"}
     return {"site": "test-site",
             "host": {"interval": "30s", "timeout": "10s"},
-            "ups": [{"name": "rack", "nut": {**nut, "ups": "ups1", "username": "monitor",
-                                             "password": "monpass"}},
-                    {"name": "gone", "nut": {**nut, "port": free_port()}}]}
+            "ups": [{"name": "rack", "nut": rig.nut_config("ups1", auth=True, **fast)},
+                    {"name": "gone", "nut": rig.nut_config("gone", port=free_port(), **fast)}]}
 
 
 def events(agent: Any, **params: Any) -> list[dict[str, Any]]:

@@ -247,6 +247,12 @@ def test_absurd_status_marks_only_that_ups_down(ddl_rig: NutRig) -> None:
     assert readings["junk"].ok
 
 
+def test_value_set_through_upsd_with_upsrw(ddl_rig: NutRig) -> None:
+    ddl_rig.upsrw("junk", "battery.charge", "42")
+    readings = poll_all(NutCollector([entry("junk", ddl_rig.port)]))
+    assert get(readings["junk"], "upkeep_ups_battery_charge_ratio") == pytest.approx(0.42)
+
+
 def test_unknown_ups_is_a_config_error(ddl_rig: NutRig) -> None:
     readings = poll_all(NutCollector([entry("nope", ddl_rig.port)]))
     assert (readings["nope"].ok, readings["nope"].reason) == (False, "config")
