@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _R = "policies"
-_CACHE_SECONDS = 30.0
+_CACHE_SECONDS = 10.0
 
 CONTROL_STATUS = gauge("upkeep_checklist_control_status",
                        "1 for the control's current status, 0 for the others (pass, fail, "

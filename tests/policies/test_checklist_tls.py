@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from upkeep.agents.runtime import poll_target
 from upkeep.collectors.base import build_collectors
 from upkeep.policies.checklist import ChecklistResult, evaluate, load_catalogue
 
-from tests.support import metric, parse_metrics, running_agent, wait_for
+from tests.support import metric, parse_metrics, run_cli, running_agent, wait_for
 from tests.web_rig import GOOD_HEADERS, Leaf, Pki, Route, Server, WebRig
 from upkeep.config import Config, parse_config
 from upkeep.reading import Reading
@@ -185,4 +186,17 @@ def test_agent_exports_and_attests(site: Site, tmp_path: Path) -> None:
         assert ok.json()["sha256"] == hashlib.sha256(b"%PDF memo").hexdigest()
         wait_for(lambda: metric(parse_metrics(agent.metrics()), "upkeep_checklist_level") == 1,
                  timeout=10, message="level 1 after attesting the laws")
+        history = agent.get("/api/v1/checklist/attestations").json()["attestations"]
+        assert [(a["control"], a["by"], a["evidence_name"]) for a in history] == [
+            ("P11-LAW-01", "สมชาย ใจดี", "memo.pdf")]
+        # `upkeep checklist` judges from the running agent's readings (no probing of its own)
+        shown = run_cli("checklist", "-c", str(agent.config_path), "--json")
+        body = json.loads(shown.stdout)
+        assert body["readings_problem"] is None, shown.stderr
+        tls01 = next(c for c in body["controls"] if c["id"] == "TLS-01")
+        subjects = {s["subject"]: (s["status"], s["detail"]) for s in tls01["subjects"]}
+        assert subjects["office"] == ("pass", "certificate verified")
+        assert subjects["legacy"][0] == "fail", subjects
+        assert body["project11_level"] == 1
         assert TOKEN not in agent.metrics() and TOKEN not in agent.log_text()
+        assert TOKEN not in shown.stdout + shown.stderr
