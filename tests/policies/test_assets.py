@@ -247,3 +247,26 @@ def test_host_discovery_with_dmi(tmp_path: Path) -> None:
     assert found.values["os"] == "Debian 12" and found.values["class"] == "server"
     (dmi / "product_serial").write_text("7XQ1234\n")
     assert host_asset(reading, "hq", read_dmi(dmi)).serial == "7XQ1234"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("serial", "usable"), [
+    ("QS0411211473", "QS0411211473"), (" as 1234 ", "AS1234"), ("000000000000", None),
+    ("********", None), ("[unknown]", None), ("unknown", None), ("<redacted>", None),
+    ("ID: XXXXXXXXXX , Msg: 5PX1500iRT", None), ("", None), (None, None), ("A1", None),
+])
+def test_usable_serial(serial: str | None, usable: str | None) -> None:
+    from upkeep.policies.assets_discovery import usable_serial
+
+    assert usable_serial(serial) == usable
+
+
+def test_snmp_reading_discovers_like_nut() -> None:
+    reading = Reading("snmp", "rack-ups", 0.0, True, info={
+        "ups": "rack-ups", "mfr": "APC", "model": "Smart-UPS 3000", "serial": "AS0711123456",
+        "ups_manufactured": None, "battery_installed": None, "replace_needed": True,
+        "selftest_result": "unknown", "status": ["OL", "RB"]})
+    unit, battery = ups_assets(reading, "branch-cm")
+    assert (unit.serial, unit.values["monitor_ref"]) == ("AS0711123456", "snmp:rack-ups")
+    assert battery.ref == "battery:AS0711123456" and battery.values["flagged"] == "1"
+    down = Reading("snmp", "rack-ups", 0.0, False, reason="timeout")
+    assert ups_assets(down, "branch-cm") == []
