@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 from upkeep.collectors.web import WebCollector
 
-from tests.support import metric, need_binary, parse_metrics, run_cli, running_agent, wait_for
+from tests.support import (
+    AgentProcess,
+    metric,
+    need_binary,
+    parse_metrics,
+    run_cli,
+    wait_for,
+)
 from tests.web_rig import GOOD_HEADERS, Dnsmasq, Pki, Route, Server, WebRig
 from upkeep.config import parse_config
 from upkeep.config.websites import ResolverConfig, WebsiteConfig
@@ -315,13 +322,14 @@ def test_bad_inputs_are_bounded_with_reasons(env: Env) -> None:
     started = time.monotonic()
     readings = probe(env, good, *(c for c, _ in bad.values()))
     elapsed = time.monotonic() - started
-    assert readings[0].ok and readings[0].duration < 1.5, readings[0].duration
+    # the good site finished well inside its own deadline although every bad one hung
+    assert readings[0].ok and readings[0].duration < 3.0, readings[0].duration
     for (name, (_, reason)), reading in zip(bad.items(), readings[1:], strict=True):
         assert not reading.ok, name
         assert reading.reason == reason, (name, reading.reason, reading.message)
         assert reading.message, name
-        assert reading.duration < 5.0, (name, reading.duration)
-    assert elapsed < 6.0
+        assert reading.duration < 6.0, (name, reading.duration)
+    assert elapsed < 8.0
 
 
 def test_non_http_url_is_a_config_error() -> None:
@@ -360,17 +368,22 @@ def test_agent_exports_websites_and_serves_probe(env: Env, tmp_path: Path) -> No
         "host": {"enabled": False},
         "ups": [],  # works around collectors/snmp.py failing on ups: None (reported)
         "resolver": env.dns.resolver("1s"),
-        "websites": [{"name": "office", "url": good.url(), "interval": "2s", "timeout": "1500ms",
+        "websites": [{"name": "office", "url": good.url(), "interval": "5s", "timeout": "4s",
                       "tls": {"ca_file": env.pki.ca_file},
                       "expect": {"http_port": env.servers["redirect"].port}}],
     }
     # the "system store" of the agent is our test root: SSL_CERT_FILE must be honoured
-    with running_agent(tmp_path, config, env={"SSL_CERT_FILE": env.pki.ca_file}) as agent:
+    agent = AgentProcess(tmp_path, config, env={"SSL_CERT_FILE": env.pki.ca_file})
+    agent.start(wait=False)
+    try:
+        # generous: the shared CI machine can be slow to start a Python process
+        wait_for(lambda: agent.get("/healthz").status_code == 200, timeout=60,
+                 message=f"agent on {agent.url} (log: {agent.log_text()[-1000:]})")
         def exported() -> dict[Any, float] | None:
             m = parse_metrics(agent.metrics())
             return m if metric(m, "upkeep_website_up", website="office", family="ipv6") else None
 
-        m = wait_for(exported, timeout=20, message="website metrics")
+        m = wait_for(exported, timeout=40, message="website metrics")
         assert metric(m, "upkeep_website_up", website="office", family="ipv4") == 1
         assert metric(m, "upkeep_tls_cert_valid", website="office") == 1
         assert metric(m, "upkeep_up", kind="web", target="office") == 1
@@ -392,3 +405,5 @@ def test_agent_exports_websites_and_serves_probe(env: Env, tmp_path: Path) -> No
         for params in ({"target": "file:///etc/passwd"}, {"target": "gopher://127.0.0.1/"},
                        {"target": target, "module": "nope"}, {}):
             assert agent.get("/probe", params=params).status_code == 400, params
+    finally:
+        agent.stop()
