@@ -112,4 +112,8 @@ class AssetsService:
 def assets_service(agent: Agent) -> AssetsService | None:
     if agent.db is None:
         return None
-    return AssetsService(agent, AssetRegister(agent.db))
+    try:
+        return AssetsService(agent, AssetRegister(agent.db))
+    except StoreError as err:  # metrics and the rest of the agent keep going
+        log.error("asset register unavailable: %s", err)
+        return None

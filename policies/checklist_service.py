@@ -59,7 +59,10 @@ class ChecklistService:
             self.catalogue_error = "; ".join(m for _, m in err.problems)
             log.error("checklist catalogue: %s", self.catalogue_error)
         if agent.db is not None:
-            self.ledger = AttestationLedger(agent.db, evidence_dir(agent.config))
+            try:
+                self.ledger = AttestationLedger(agent.db, evidence_dir(agent.config))
+            except StoreError as err:  # the checklist still runs, without attestations
+                log.error("checklist attestations unavailable: %s", err)
         agent.store.add_source(self.samples)
 
     async def stop(self) -> None:
