@@ -22,7 +22,8 @@ Servers (``WebRig.https`` / ``WebRig.http``) listen on both families on one free
 ``families=("ipv4",)``; ``routes_v6`` gives IPv6 a different answer (parity tests). A
 ``Route`` answers with status, headers and body, or misbehaves on purpose: ``drip`` (one byte
 per ``drip`` seconds), ``stream_bytes`` (a huge body streamed without buffering), ``raw``
-(bytes sent verbatim, e.g. an invalid header). ``WebRig.tarpit()`` accepts TCP and never
+(bytes sent verbatim, e.g. an invalid header), ``to_https_port`` (301 to https on the
+request's own Host). ``WebRig.tarpit()`` accepts TCP and never
 speaks. TLS versions: ``tls=("TLSv1", "TLSv1")`` makes a TLS 1.0-only server (SECLEVEL=0).
 
 DNS (``Dnsmasq(dir, records, ns={"good.test": ["ns1.good.test"]})``): Debian's dnsmasq with

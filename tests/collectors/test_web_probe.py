@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -92,7 +93,10 @@ def probe(env: Env, *configs: WebsiteConfig) -> list[Reading]:
     async def run() -> list[Reading]:
         return list(await asyncio.gather(*(collector.probe(c, c.timeout) for c in configs)))
 
-    return asyncio.run(run())
+    readings = asyncio.run(run())
+    for reading in readings:
+        json.dumps(reading.to_json())  # info must stay plain JSON for the API and checklist
+    return readings
 
 
 def val(reading: Reading, name: str, **labels: str) -> float | None:
