@@ -80,6 +80,8 @@ def test_inhibition_routing_and_delivery(tmp_path: Path) -> None:
                    family="ipv4"),
             _alert(alertname="HostDown", severity="critical", site="branch-a",
                    instance="srv2:10316"),
+            _alert(alertname="WebsiteUnresolvable", severity="critical", site="branch-b",
+                   target="intranet"),
             _alert(alertname="UpkeepAgentUnreachable", severity="critical", site="branch-b"),
             _alert(alertname="HostDown", severity="critical", site="branch-b",
                    instance="srv3:10316"),
@@ -106,6 +108,7 @@ def test_inhibition_routing_and_delivery(tmp_path: Path) -> None:
         # branch-b unreachable as a whole: one site alert instead of one per host
         assert states(got, alertname="UpkeepAgentUnreachable", site="branch-b") == ["active"]
         assert states(got, alertname="HostDown", site="branch-b") == ["suppressed"]
+        assert states(got, alertname="WebsiteUnresolvable", site="branch-b") == ["suppressed"]
         # critical silences the warning of the same alert for the same website only
         assert states(got, alertname="TlsCertExpiringSoon", severity="warning",
                       website="www") == ["suppressed"]
