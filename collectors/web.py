@@ -17,6 +17,17 @@ Aggregation (bounded cardinality): ``family`` is ``ipv4``/``ipv6`` only; the sta
 family is that of the first failing address, else the first address; phase durations are
 the maximum over addresses (the slowest path is what users feel), ``dns`` is the lookup.
 
+Reasons (``Reading.reason``, ``upkeep_poll_error{reason}`` and ``info.addresses[].reason``):
+``dns_timeout``, ``dns_servfail``, ``dns_nxdomain``, ``dns_no_address``, ``dns_error``;
+``connect_refused``, ``connect_timeout``, ``connect_error``; ``tls_timeout`` (e.g. a server that
+accepts TCP and never speaks TLS), ``tls_error`` (no handshake even with a legacy client),
+``tls_handshake`` (only a legacy client got through, e.g. TLS 1.0 only), ``tls_expired``,
+``tls_not_yet_valid``, ``tls_hostname_mismatch``, ``tls_untrusted``, ``tls_incomplete_chain``,
+``tls_self_signed``; ``http_timeout`` (also a byte-a-second server), ``http_error``,
+``http_protocol`` (malformed status line or header bytes), ``body_too_large``,
+``redirect_loop``, ``too_many_redirects``, ``redirect_bad_scheme``; ``no_tls`` (answered,
+but not over verified https), ``http_status``, ``text_missing``.
+
 ``Reading.info`` keys (JSON, for the API, ``upkeep probe`` and the security checklist):
 
 - ``url``, ``host``, ``summary`` (one line for ``upkeep probe``)

@@ -107,6 +107,8 @@ class Prober:
                                                          ca_file, result, phases)
                 if parts.scheme == "https":
                     all_verified = all_verified and hop_verified
+                    if not hop_verified and not result.message:
+                        result.message = f"TLS to {parts.hostname} did not verify"
                 result.response, result.final_url = response, url
                 location = response.header("location")
                 if not (follow and expect.follow_redirects and response.status in _REDIRECTS
