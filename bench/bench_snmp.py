@@ -1,6 +1,6 @@
 """N UPS over SNMP: upkeep's collector vs Debian's prometheus-snmp-exporter, in one run.
 
-One snmpsim process serves N UPS-MIB units, each under its own community (every tenth one on
+``--sims`` snmpsim processes serve N UPS-MIB units, each under its own community (every tenth one on
 battery with an alarm table). Then, one after the other against the same simulator:
 
 - upkeep: the SNMP collector polls all N units concurrently (one poll cycle, as the agent's
@@ -66,7 +66,7 @@ def community(i: int) -> str:
     return f"ups{i:04d}"
 
 
-def exporter_config(units: int, port: int, timeout: float) -> str:
+def exporter_config(units: int, timeout: float) -> str:
     lines: list[str] = []
     metric_lines = []
     for name, oid, kind, indexed in EXPORTER_METRICS:
@@ -82,14 +82,19 @@ def exporter_config(units: int, port: int, timeout: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_upkeep(sim: Any, units: int, cycles: int, timeout: float) -> dict[str, float]:
+def sims_cpu(sims: list[Any]) -> float:
+    return sum(cpu_seconds(sim.proc.pid) for sim in sims)
+
+
+def run_upkeep(sims: list[Any], units: int, cycles: int, timeout: float) -> dict[str, float]:
     from upkeep.agents.runtime import poll_target
     from upkeep.collectors.snmp import SnmpCollector
 
     from upkeep.config.ups import SnmpConfig
 
     collector = SnmpCollector([
-        (f"ups{i:04d}", SnmpConfig(host="127.0.0.1", port=sim.port, community=community(i),
+        (f"ups{i:04d}", SnmpConfig(host="127.0.0.1", port=sims[i % len(sims)].port,
+                                   community=community(i),
                                    interval=15, timeout=timeout, retries=0))
         for i in range(units)])
     targets = collector.targets()
@@ -108,9 +113,9 @@ def run_upkeep(sim: Any, units: int, cycles: int, timeout: float) -> dict[str, f
         nonlocal failures
         await cycle()  # warm-up: engine, MIB detection
         for _ in range(cycles):
-            sim0 = cpu_seconds(sim.proc.pid)
+            sim0 = sims_cpu(sims)
             wall, cpu, bad = await cycle()
-            sim_cpus.append(cpu_seconds(sim.proc.pid) - sim0)
+            sim_cpus.append(sims_cpu(sims) - sim0)
             walls.append(wall)
             cpus.append(cpu)
             failures += bad
@@ -123,10 +128,10 @@ def run_upkeep(sim: Any, units: int, cycles: int, timeout: float) -> dict[str, f
             "failures": failures, "sim_cpu_s": median(sim_cpus)}
 
 
-def run_exporter(binary: str, sim: Any, units: int, cycles: int, timeout: float,
+def run_exporter(binary: str, sims: list[Any], units: int, cycles: int, timeout: float,
                  tmp: Path) -> dict[str, float]:
     config = tmp / "snmp.yml"
-    config.write_text(exporter_config(units, sim.port, timeout), encoding="utf-8")
+    config.write_text(exporter_config(units, timeout), encoding="utf-8")
     port = free_port()
     proc, _startup = start([binary, f"--config.file={config}",
                             f"--web.listen-address=127.0.0.1:{port}", "--log.level=error"],
@@ -140,7 +145,8 @@ def run_exporter(binary: str, sim: Any, units: int, cycles: int, timeout: float,
         async def one(i: int) -> bool:
             response = await client.get(
                 f"http://127.0.0.1:{port}/snmp",
-                params={"target": f"127.0.0.1:{sim.port}", "module": f"ups_mib_{i:04d}"})
+                params={"target": f"127.0.0.1:{sims[i % len(sims)].port}",
+                        "module": f"ups_mib_{i:04d}"})
             return response.status_code == 200 and "upsEstimatedChargeRemaining " in response.text
         t0 = time.monotonic()
         ok = await asyncio.gather(*(one(i) for i in range(units)))
@@ -152,10 +158,10 @@ def run_exporter(binary: str, sim: Any, units: int, cycles: int, timeout: float,
         async with httpx.AsyncClient(timeout=timeout + 20, limits=limits) as client:
             await round_(client)  # warm-up
             for _ in range(cycles):
-                cpu0, sim0 = cpu_seconds(proc.pid), cpu_seconds(sim.proc.pid)
+                cpu0, sim0 = cpu_seconds(proc.pid), sims_cpu(sims)
                 wall, bad = await round_(client)
                 cpus.append(cpu_seconds(proc.pid) - cpu0)
-                sim_cpus.append(cpu_seconds(sim.proc.pid) - sim0)
+                sim_cpus.append(sims_cpu(sims) - sim0)
                 walls.append(wall)
                 failures += bad
                 await asyncio.sleep(0.5)
@@ -175,33 +181,40 @@ def main() -> int:
     parser.add_argument("--units", type=int, default=500)
     parser.add_argument("--cycles", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=10.0, help="per-unit timeout, s")
+    parser.add_argument("--sims", type=int, default=4,
+                        help="snmpsim processes (one answers ~50-80 requests/s)")
     args = parser.parse_args()
     units, cycles = (20, 2) if args.quick else (args.units, args.cycles)
 
+    sims_n = 1 if args.quick else max(1, args.sims)
     try:
         from tests.snmp_rig import SnmpSim, fixture_records
 
-        sim = SnmpSim({"ups-mib": fixture_records("ups-mib"),
-                       "ups-mib-alarm": fixture_records("ups-mib-alarm")})
+        sims = [SnmpSim({"ups-mib": fixture_records("ups-mib"),
+                         "ups-mib-alarm": fixture_records("ups-mib-alarm")})
+                for _ in range(sims_n)]
     except BaseException as err:  # the rig skips (pytest.skip) when snmpsim is missing
         print(f"### SNMP UPS: upkeep vs snmp_exporter\n\nnot run: {err}")
         return 0
-    on_battery = [community(i) for i in range(units) if i % 10 == 9]
-    sim.clone("ups-mib", [community(i) for i in range(units) if i % 10 != 9])
-    sim.clone("ups-mib-alarm", on_battery)
+    for k, sim in enumerate(sims):
+        mine = [i for i in range(units) if i % sims_n == k]
+        sim.clone("ups-mib", [community(i) for i in mine if i % 10 != 9])
+        sim.clone("ups-mib-alarm", [community(i) for i in mine if i % 10 == 9])
     exporter = shutil.which("prometheus-snmp-exporter")
     results: dict[str, dict[str, float]] = {}
     started = time.monotonic()
     try:
-        sim.start(timeout=120 + units * 0.2)
+        for sim in sims:
+            sim.start(timeout=120 + units * 0.2)
         sim_start_s = time.monotonic() - started
-        results["upkeep"] = run_upkeep(sim, units, cycles, args.timeout)
+        results["upkeep"] = run_upkeep(sims, units, cycles, args.timeout)
         if exporter:
             with tempfile.TemporaryDirectory() as tmp:
-                results["snmp_exporter"] = run_exporter(exporter, sim, units, cycles,
+                results["snmp_exporter"] = run_exporter(exporter, sims, units, cycles,
                                                         args.timeout, Path(tmp))
     finally:
-        sim.close()
+        for sim in sims:
+            sim.close()
 
     keys = [("wall_s", "poll-cycle wall s (median)"), ("wall_max_s", "poll-cycle wall s (max)"),
             ("cpu_ms_per_ups", "poller CPU ms per UPS"), ("cpu_s_per_cycle", "poller CPU s per cycle"),
@@ -217,7 +230,7 @@ def main() -> int:
         rows.append(row)
     header = ["measure", *names] + (["upkeep / snmp_exporter"] if anchor else [])
     print(f"### SNMP UPS: upkeep vs snmp_exporter ({units} units, {cycles} measured cycles, "
-          f"{os.cpu_count()} CPUs; snmpsim start {sim_start_s:.1f} s)\n")
+          f"{os.cpu_count()} CPUs; {sims_n} snmpsim processes, started in {sim_start_s:.1f} s)\n")
     print(table(header, rows))
     up = results["upkeep"]
     goals = [

@@ -67,6 +67,12 @@ log = logging.getLogger(__name__)
 #: a 1472-byte UDP payload of answers, large enough that a whole profile fits in one or two
 _MAX_VARBINDS = 40
 _BULK_REPETITIONS = 16
+#: requests in flight at once over the shared socket: 500 units answering within the same
+#: millisecond overflow a default-sized receive buffer (answers dropped = false timeouts)
+_MAX_IN_FLIGHT = 128
+#: receive buffer asked for the shared socket (the kernel caps it at net.core.rmem_max
+#: unless we may force it)
+_RCVBUF = 4 * 1024 * 1024
 
 _AUTH = {"MD5": engine_config.USM_AUTH_HMAC96_MD5, "SHA": engine_config.USM_AUTH_HMAC96_SHA,
          "SHA224": engine_config.USM_AUTH_HMAC128_SHA224,
@@ -177,7 +183,7 @@ class _EngineTables:
                timeout: float, retries: int) -> str:
         if domain not in self.domains:
             transport = (udp6.Udp6AsyncioTransport() if domain == udp6.DOMAIN_NAME
-                         else udp.UdpAsyncioTransport()).open_client_mode()
+                         else udp.UdpAsyncioTransport()).open_server_mode(sock=_socket(domain))
             engine_config.add_transport(self.engine, domain, transport)
             self.domains.add(domain)
         name, new = self._name("a", ("addr", params, domain, address, timeout, retries))
@@ -185,6 +191,19 @@ class _EngineTables:
             engine_config.add_target_address(self.engine, name, domain, address, params,
                                              timeout=timeout * 100, retryCount=retries)
         return name
+
+
+def _socket(domain: tuple[int, ...]) -> socket.socket:
+    """The one UDP socket every target shares, with a receive buffer sized for a fleet."""
+    family = socket.AF_INET6 if domain == udp6.DOMAIN_NAME else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RCVBUFFORCE", 33), _RCVBUF)
+    except OSError:  # not privileged: the kernel's rmem_max applies
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
+    sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", 0))
+    sock.setblocking(False)
+    return sock
 
 
 def _plain(value: Any) -> Value:
@@ -210,6 +229,7 @@ class SnmpCollector(Collector):
         self._engine: SnmpEngine | None = None
         self._tables: _EngineTables | None = None
         self._engine_ids: dict[tuple[str, int], bytes] = {}
+        self._slots = asyncio.Semaphore(_MAX_IN_FLIGHT)
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def targets(self) -> Sequence[Target]:
@@ -225,6 +245,7 @@ class SnmpCollector(Collector):
                 self._close_engine()
             self._engine = SnmpEngine()
             self._tables = _EngineTables(self._engine)
+            self._slots = asyncio.Semaphore(_MAX_IN_FLIGHT)
             self._loop = loop
             self._engine_ids = {}
             self._engine.observer.register_observer(
@@ -383,21 +404,28 @@ class SnmpCollector(Collector):
                 future.set_result((error_indication, error_status, error_index, var_binds))
 
         var_binds = [(ObjectName(oid), Null("")) for oid in oids]
-        if kind == "get":
-            cmdgen.GetCommandGenerator().send_varbinds(engine, addr_name, None, context,
-                                                       var_binds, done)
-        elif kind == "next":
-            cmdgen.NextCommandGeneratorSingleRun().send_varbinds(engine, addr_name, None,
-                                                                 context, var_binds, done)
-        else:
-            cmdgen.BulkCommandGeneratorSingleRun().send_varbinds(
-                engine, addr_name, None, context, 0, repetitions, var_binds, done)
-        remaining = deadline - time.monotonic()
         try:
+            await asyncio.wait_for(self._slots.acquire(),
+                                   max(deadline - time.monotonic(), 0.01))
+        except TimeoutError as err:
+            raise PollTimeout(f"{_timeout_message(session)}: all {_MAX_IN_FLIGHT} request "
+                              "slots busy") from err
+        try:
+            if kind == "get":
+                cmdgen.GetCommandGenerator().send_varbinds(engine, addr_name, None, context,
+                                                           var_binds, done)
+            elif kind == "next":
+                cmdgen.NextCommandGeneratorSingleRun().send_varbinds(
+                    engine, addr_name, None, context, var_binds, done)
+            else:
+                cmdgen.BulkCommandGeneratorSingleRun().send_varbinds(
+                    engine, addr_name, None, context, 0, repetitions, var_binds, done)
             error_indication, error_status, error_index, answer = await asyncio.wait_for(
-                future, max(remaining, 0.01))
+                future, max(deadline - time.monotonic(), 0.01))
         except TimeoutError as err:
             raise PollTimeout(_timeout_message(session)) from err
+        finally:
+            self._slots.release()
         if error_indication:
             raise _indication_error(session, error_indication)
         if error_status and int(error_status):
@@ -506,7 +534,7 @@ def _no_mib_error(cfg: SnmpConfig, message: str) -> CollectorError:
 
 @register(KIND)
 def _factory(config: Config) -> SnmpCollector | None:
-    entries = [(ups.name, ups.snmp) for ups in config.ups if ups.snmp is not None]
+    entries = [(ups.name, ups.snmp) for ups in (config.ups or []) if ups.snmp is not None]
     return SnmpCollector(entries) if entries else None
 
 
