@@ -96,6 +96,16 @@ class Detector:
     def last_time(self) -> float | None:
         return self.state.last_time
 
+    def adopt(self, outage: Outage) -> None:
+        """Continue an outage the ledger holds open but this state does not know (lost or
+        reset state): the next good samples restore it instead of leaving it open forever."""
+        s = self.state
+        if not outage.parts or outage.parts[-1][1] is not None:
+            outage.parts.append([outage.started_at, None])
+        s.down, s.current, s.previous = True, outage, None
+        s.run_count, s.run_start, s.run_earliest = 0, None, None
+        s.next_seq = max(s.next_seq, outage.seq + 1)
+
     # --- the machine ---------------------------------------------------------------------
     def feed(self, at: float, up: bool) -> list[Event]:
         s, p = self.state, self.params

@@ -222,7 +222,7 @@ class Ledger:
                   until: float | None = None, status: str | None = None,
                   include_void: bool = False) -> list[Incident]:
         """Incidents that overlap ``[since, until)`` (open ones overlap every later time)."""
-        sql, params = "SELECT * FROM incident WHERE 1=1", []
+        sql, params = "SELECT * FROM incident WHERE 1=1", list[object]()
         if system is not None:
             sql += " AND system = ?"
             params.append(system)
@@ -381,9 +381,16 @@ class Ledger:
                     continue
                 if outage.ref is None:
                     continue
-                current = _incident(conn.execute("SELECT * FROM incident WHERE id = ?",
-                                                 (outage.ref,)).fetchone())
-                if event.kind == "restore":
+                row = conn.execute("SELECT * FROM incident WHERE id = ?",
+                                   (outage.ref,)).fetchone()
+                if row is None:
+                    continue
+                current = _incident(row)
+                if event.kind == "restore" and current.closed_at is not None:
+                    # people already closed it with their restore time: keep theirs, note ours
+                    self._event(conn, current.id, event.at, actor, "restored",
+                                {"detected_restored_at": outage.restored_at, "kept": True})
+                elif event.kind == "restore":
                     changes: dict[str, Any] = {
                         "restored_at": outage.restored_at,
                         "restored_earliest": outage.restored_earliest,

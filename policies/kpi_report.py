@@ -185,7 +185,7 @@ def build_report(config: Config, ledger: Ledger, fy: int, now: float,
     rows.append(_system_row("", T("ทั้งสำนักงาน (ระดับต่ำสุดของทุกระบบ)",
                                   "Office (worst of all systems)"), view.office))
     report.sections.append(Section(T("ผลตัวชี้วัดรายระบบ", "KPI level per system"),
-                                   Table(list(SYSTEM_COLUMNS), rows)))  # type: ignore[arg-type]
+                                   Table(list(SYSTEM_COLUMNS), rows)))
     data_incidents = []
     for name in view.systems:
         mine = [(i, g) for i, g in view.graded if i.system == name]
@@ -213,12 +213,12 @@ def build_report(config: Config, ledger: Ledger, fy: int, now: float,
                                          "No incidents in this fiscal year (level 5)")]
         report.sections.append(Section(
             T(f"เหตุขัดข้อง: {title.th} ({name})", f"Incidents: {title.en} ({name})"),
-            Table(list(INCIDENT_COLUMNS), table_rows), notes))  # type: ignore[arg-type]
+            Table(list(INCIDENT_COLUMNS), table_rows), notes))
     scale = view.scale
     report.sections.append(Section(
         T("เกณฑ์การให้คะแนน 5 ระดับ (แผนปฏิบัติการดิจิทัล)",
           "The five-level scale (Digital Action Plan)"),
-        Table(list(SCALE_COLUMNS), [  # type: ignore[arg-type]
+        Table(list(SCALE_COLUMNS), [
             {"level": level,
              "criterion": T(f"ระบบล่มแต่แก้ไขได้ภายใน {DAYS_TH[level]}",
                             f"the system went down but was fixed within {DAYS_EN[level]}"),

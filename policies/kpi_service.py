@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from upkeep.policies.detector import Detector, DetectorParams
+from upkeep.policies.detector import Detector, DetectorParams, Outage
 from upkeep.policies.incidents import Ledger, all_windows, grade_year
 from upkeep.policies.kpi import (
     grade_incident,
@@ -109,7 +109,17 @@ class KpiService:
         intervals = self._intervals()
         for system in self.config.systems:
             state = self.ledger.load_state(system.name) if self.ledger else None
-            self.detectors[system.name] = Detector(self._params(system.checks, intervals), state)
+            detector = Detector(self._params(system.checks, intervals), state)
+            self.detectors[system.name] = detector
+            orphan = self.ledger.open_incident(system.name) if self.ledger else None
+            if orphan is not None and orphan.source == "auto" and (
+                    detector.current is None or detector.current.ref != orphan.id):
+                log.warning("system %s: continuing open incident %s", system.name, orphan.id)
+                detector.adopt(Outage(0, orphan.started_at,
+                                      orphan.started_earliest or orphan.started_at,
+                                      orphan.detected_at or orphan.started_at,
+                                      gap_seconds=orphan.gap_seconds, parts=orphan.parts,
+                                      ref=orphan.id))
         agent.store.subscribe(self.on_reading)
         agent.store.add_source(self.samples)
 

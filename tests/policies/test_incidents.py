@@ -160,3 +160,34 @@ def test_database_shared_with_agent(tmp_path: Path) -> None:
     assert [i.system for i in cli_side.incidents()] == ["jfs"]
     cli_side.close()
     db.close()
+
+
+def test_people_closing_first_keeps_their_restore_time(ledger: Ledger) -> None:
+    params = DetectorParams(open_after=2, close_after=3, merge_gap=0, interval=10)
+    machine = Detector(params)
+    feed(ledger, machine, "jfs", [(1000.0 + i * 10, False) for i in range(3)])
+    [inc] = ledger.incidents("jfs")
+    ledger.resolve(inc.id, "somchai", 1100.0, restored_at=1050.0, fix_text="รีบูต")
+    feed(ledger, machine, "jfs", [(1200.0 + i * 10, True) for i in range(3)])
+    inc = ledger.get(inc.id)
+    assert (inc.status, inc.restored_at) == ("closed", 1050.0)
+    last = ledger.timeline(inc.id)[-1]
+    assert (last.kind, last.payload) == ("restored", {"detected_restored_at": 1200.0,
+                                                      "kept": True})
+
+
+def test_lost_state_adopts_the_open_incident(tmp_path: Path) -> None:
+    """The agent's detector state is gone but the ledger has an open auto incident."""
+    from upkeep.policies.detector import Outage
+
+    params = DetectorParams(open_after=2, close_after=3, merge_gap=0, interval=10)
+    ledger = Ledger.open(tmp_path)
+    machine = Detector(params)
+    feed(ledger, machine, "jfs", [(1000.0 + i * 10, False) for i in range(3)])
+    [inc] = ledger.incidents("jfs")
+    fresh = Detector(params)   # as if kpi_detector_state were lost
+    fresh.adopt(Outage(0, inc.started_at, inc.started_at, inc.started_at, ref=inc.id))
+    feed(ledger, fresh, "jfs", [(1100.0 + i * 10, True) for i in range(3)])
+    [inc] = ledger.incidents("jfs")
+    assert (inc.status, inc.restored_at) == ("restored", 1100.0)
+    ledger.close()
