@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from importlib import import_module
 from typing import Any, ClassVar
 
 from upkeep.config import Config
@@ -64,19 +65,34 @@ def register(kind: str) -> Callable[[Factory], Factory]:
     return decorate
 
 
+def _uses_nut(config: Config) -> bool:
+    # no ``ups:`` key at all means "discover every UPS on the local upsd"
+    return config.ups is None or any(u.nut is not None for u in config.ups)
+
+
+#: kind -> (module, whether this config needs it). A module is imported only when the config
+#: uses its kind, so an agent without SNMP targets never loads pysnmp (several MiB of RSS).
+COLLECTOR_MODULES: dict[str, tuple[str, Callable[[Config], bool]]] = {
+    "host": ("upkeep.collectors.host", lambda c: c.host.enabled),
+    "nut": ("upkeep.collectors.nut", _uses_nut),
+    "snmp": ("upkeep.collectors.snmp", lambda c: any(u.snmp is not None for u in c.ups or [])),
+    "web": ("upkeep.collectors.web", lambda c: bool(c.websites)),
+}
+
+
 def build_collectors(config: Config) -> list[Collector]:
-    load_all()
     collectors = []
-    for factory in FACTORIES.values():
-        collector = factory(config)
+    for kind, (module, needed) in COLLECTOR_MODULES.items():
+        if not needed(config):
+            continue
+        import_module(module)
+        collector = FACTORIES[kind](config)
         if collector is not None:
             collectors.append(collector)
     return collectors
 
 
 def load_all() -> None:
-    """Import every collector module (explicitly: no directory scanning)."""
-    from upkeep.collectors import host  # noqa: F401
-    from upkeep.collectors import nut  # noqa: F401
-    from upkeep.collectors import snmp  # noqa: F401
-    from upkeep.collectors import web  # noqa: F401
+    """Import every collector module (docs/metrics.md, tests): explicit, no scanning."""
+    for module, _ in COLLECTOR_MODULES.values():
+        import_module(module)
