@@ -260,6 +260,25 @@ def test_repeats_within_the_dedup_window_are_sent_once(tmp_path: Path) -> None:
     assert events_of(hook) == [("rack", "on_battery"), ("rack", "on_line")]
 
 
+def test_only_the_configured_event_kinds_are_sent(tmp_path: Path) -> None:
+    async def scenario(hook: WebhookReceiver) -> None:
+        notify = {"webhooks": [{"url": hook.url}], "events": ["on_battery", "low_battery"]}
+        async with Harness(tmp_path, notify) as h:
+            h.ups("OL")
+            h.ups("OB")
+            h.ups("OL")
+            h.ups("OB", "LB")
+            await until(lambda: len(hook.payloads) == 2, what="two wanted events")
+            await asyncio.sleep(0.3)
+            # on_line is not wanted, so the second outage repeats the last news sent: suppressed
+            assert [(r["kind"], r["state"]) for r in h.rows()] == [
+                ("on_battery", "sent"), ("on_battery", "suppressed"), ("low_battery", "sent")]
+
+    with WebhookReceiver() as hook:
+        asyncio.run(scenario(hook))
+    assert events_of(hook) == [("rack", "on_battery"), ("rack", "low_battery")]
+
+
 def test_a_permanent_refusal_is_dropped_without_blocking_the_queue(tmp_path: Path) -> None:
     async def scenario(hook: WebhookReceiver) -> None:
         notify = {"language": "en", "webhooks": [{"url": hook.url + "?token=SECRET-TOKEN"}],
@@ -367,7 +386,7 @@ def test_starttls_and_login_and_no_secret_in_logs(tmp_path: Path,
                   "email": {"host": "127.0.0.1", "port": smtp.port, "starttls": True,
                             "ca_file": str(ca_file), "username": "upkeep",
                             "password": password, "from": "upkeep@example.invalid",
-                            "to": ["oncall@example.invalid"], "timeout": "2s"},
+                            "to": ["oncall@example.invalid"], "timeout": "1s"},
                   "retry": {"initial": "100ms", "max": "200ms"}}
         async with Harness(tmp_path / password, notify) as h:
             h.ups("OL")
