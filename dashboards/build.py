@@ -242,10 +242,12 @@ def fleet() -> dict[str, Any]:
         "Every site",
         (f"max by (site) (upkeep_ups_status{{flag=\"OB\", {S}}})", "on battery"),
         (f"sum by (site) (1 - upkeep_up{{{S}}})", "targets down"),
+        (f'min by (site) (upkeep_up{{kind="host", {S}}})', "hosts up"),
         (f"min by (site) (upkeep_website_up{{{S}}})", "websites up"),
         (f"sum by (site) (upkeep_incident_open{{{S}}})", "open incidents"),
         (f"min by (site) (upkeep_kpi_recovery_level{{{S}}})", "KPI level"),
-        description="One row per site: power, failed targets, websites, incidents, KPI level.",
+        description="One row per site: power, failed targets, hosts, websites, incidents, "
+                    "KPI level.",
         links=site_link), 24, 9)
     lay.row("History")
     lay.add(timeseries("UPS on battery by site",
@@ -321,8 +323,11 @@ def ups_detail() -> dict[str, Any]:
                   (f"(time() - upkeep_ups_battery_installed_timestamp_seconds{{{U}}}) "
                    f"/ (365.25 * 86400)", "age (years)"),
                   (f"upkeep_ups_battery_replace_needed{{{U}}}", "replace flag"),
-                  description="Battery age in years; the policy default service life of a "
-                              "VRLA battery is 3 years.",
+                  (f'(upkeep_asset_end_of_life_timestamp_seconds{{class="ups_battery", {S}}}'
+                   f" - time()) / 86400", "days to end of life (policy)"),
+                  description="Battery age in years, and the days left before the asset "
+                              "policy's end of life (VRLA default 3 years, earlier on a failed "
+                              "self-test or the replace flag).",
                   steps=[(None, "green"), (3, "red")]), 12, 7)
     lay.row("Power events")
     lay.add(timeseries("Status changes",
