@@ -15,6 +15,7 @@ import pytest
 from upkeep.collectors.web import WebCollector
 
 from tests.support import (
+    IN_CI,
     AgentProcess,
     metric,
     need_binary,
