@@ -178,7 +178,8 @@ def parse_hsts(value: str | None) -> dict[str, object] | None:
         return None
     match = _MAX_AGE.search(value)
     directives = {d.strip().lower() for d in value.split(";")}
-    return {"max_age": int(match.group(1)) if match else None,
+    # int() refuses > 4300 digits; 18 digits already mean "forever"
+    return {"max_age": int(match.group(1)[:18]) if match else None,
             "include_subdomains": "includesubdomains" in directives,
             "preload": "preload" in directives, "raw": value[:200]}
 
@@ -231,5 +232,5 @@ def decode_text(body: bytes, headers: HttpResponse) -> str:
         charset = match.group(1)
     try:
         return body.decode(charset, errors="replace")
-    except LookupError:
+    except (LookupError, UnicodeError):  # unknown, or a codec that cannot "replace" (idna)
         return body.decode("utf-8", errors="replace")
