@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
@@ -80,7 +82,16 @@ def measure(tmp: Path) -> dict[str, int]:
 
                 wait_for(all_up, timeout=60, interval=0.5, message="6 targets up")
                 time.sleep(1)
-                return classify(parse_metrics(agent.metrics()))
+                counts = classify(parse_metrics(agent.metrics()))
+                plain = agent.get("/metrics", headers={"Accept": "text/plain",
+                                                       "Accept-Encoding": "identity"})
+                counts["body_bytes"] = len(plain.content)
+                with httpx.stream("GET", f"{agent.url}/metrics", timeout=10,
+                                  headers={"Accept": "text/plain",
+                                           "Accept-Encoding": "gzip"}) as gz:
+                    gz.read()
+                    counts["gzip_bytes"] = gz.num_bytes_downloaded
+                return counts
             finally:
                 agent.stop()
     finally:
@@ -118,7 +129,8 @@ def main() -> int:
     print("| component | series |\n|---|---|")
     for name, value in rows:
         print(f"| {name} | {value} |")
-    print(f"\ntargets per site (upkeep_up): {counts['targets']}")
+    print(f"\ntargets per site (upkeep_up): {counts['targets']}; one scrape is "
+          f"{counts['body_bytes']:,} bytes, {counts['gzip_bytes']:,} gzipped")
     if args.write_docs:
         write_docs(counts)
         print("\ndocs/deployment.md fleet-series marker updated", file=sys.stderr)
