@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,13 +95,13 @@ def targets(*queries: tuple[str, str] | str, instant: bool = False,
     return out
 
 
-def _thresholds(steps: list[tuple[float | None, str]]) -> dict[str, Any]:
+def _thresholds(steps: Sequence[tuple[float | None, str]]) -> dict[str, Any]:
     return {"mode": "absolute",
             "steps": [{"color": color, "value": value} for value, color in steps]}
 
 
 def stat(title: str, expr: str, *, unit: str = "none", description: str = "",
-         steps: list[tuple[float | None, str]] | None = None, legend: str = "",
+         steps: Sequence[tuple[float | None, str]] | None = None, legend: str = "",
          mappings: list[dict[str, Any]] | None = None) -> Panel:
     return {
         "type": "stat", "title": title, "description": description, "datasource": DS,
@@ -132,7 +133,7 @@ def timeseries(title: str, *queries: tuple[str, str], unit: str = "none",
 
 
 def table(title: str, *queries: tuple[str, str], unit: str = "none", description: str = "",
-          steps: list[tuple[float | None, str]] | None = None,
+          steps: Sequence[tuple[float | None, str]] | None = None,
           links: list[dict[str, Any]] | None = None) -> Panel:
     defaults: dict[str, Any] = {"unit": unit, "thresholds": _thresholds(steps or [(None, "green")]),
                                 "custom": {"cellOptions": {"type": "color-background"}}
@@ -213,7 +214,7 @@ POWER_ANNOTATION = {
     "step": "60s",
 }
 
-OK_BAD = [(None, "green"), (1, "red")]
+OK_BAD: list[tuple[float | None, str]] = [(None, "green"), (1, "red")]
 
 
 # --- the dashboards ---------------------------------------------------------------------------

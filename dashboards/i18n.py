@@ -40,6 +40,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "replace_battery": ("Replace battery", "ควรเปลี่ยนแบตเตอรี่"),
     "target_down": ("Not answering", "ไม่ตอบสนอง"),
     "system_down": ("System down", "ระบบหยุดทำงาน"),
+    "service_down": ("Service check failing", "บริการไม่ตอบสนอง"),
     "cert_expiring": ("Certificate expires soon", "ใบรับรองใกล้หมดอายุ"),
     "cert_expired": ("Certificate expired", "ใบรับรองหมดอายุแล้ว"),
     "control_failing": ("Control not met", "มาตรการยังไม่ผ่าน"),
@@ -187,31 +188,31 @@ def date(when: float | _date | str | None, lang: Lang) -> str:
         try:
             when = _date.fromisoformat(when[:10])
         except ValueError:
-            return when
+            return str(when)
     if isinstance(when, _date):
-        return thai.format_date(when, lang)
-    return thai.format_date(float(when), lang)
+        return str(thai.format_date(when, lang))
+    return str(thai.format_date(float(when), lang))
 
 
 def datetime(when: float | None, lang: Lang) -> str:
     if when is None:
         return "–"
-    return thai.format_datetime(float(when), lang)
+    return str(thai.format_datetime(float(when), lang))
 
 
 def duration(seconds: float | None, lang: Lang) -> str:
     if seconds is None:
         return "–"
-    return thai.format_duration(seconds, lang)
+    return str(thai.format_duration(seconds, lang))
 
 
 def fiscal_year(when: float, lang: Lang) -> str:
-    return thai.fiscal_year_label(thai.fiscal_year(when), lang)
+    return str(thai.fiscal_year_label(thai.fiscal_year(when), lang))
 
 
 def pick_lang(query: str | None, cookie: str | None, accept: str) -> Lang:
     """Explicit choice first (the switch), then the remembered one, then the browser's."""
     for candidate in (query, cookie):
         if candidate in LANGS:
-            return candidate  # type: ignore[return-value]
+            return "th" if candidate == "th" else "en"
     return "th" if accept.lower().startswith("th") else "en"

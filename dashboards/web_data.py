@@ -122,6 +122,12 @@ def problems(agent: Agent, parts: dict[str, Part]) -> list[Problem]:
         if not row.ok:
             found.append(Problem("target_down", f"{row.kind} {row.name}",
                                  f"{row.reason}: {row.message}".strip(": "), _page_of(row.kind)))
+    for row in rows(agent, ("host",)):
+        services = row.info.get("services")
+        if isinstance(services, dict):
+            for name, ok in sorted(services.items()):
+                if not ok:
+                    found.append(Problem("service_down", f"{row.name}: {name}", "", "/ui/hosts"))
     systems = parts.get("systems")
     if systems is not None and systems.available:
         for system in systems.data:

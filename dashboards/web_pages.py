@@ -167,12 +167,11 @@ def hosts(agent: Agent, lang: Lang) -> str:
                              ([e(f.get("mountpoint")),
                                e(pct(1 - f["avail_bytes"] / f["size_bytes"])
                                  if f.get("size_bytes") else "–")] for f in fs)))
-        services = i.get("services") or []
-        if services:
+        services = i.get("services") or {}
+        if isinstance(services, dict) and services:
             out.append(table(label("services", lang), [label("name", lang), label("status", lang)],
-                             ([e(s.get("name") or s.get("service")),
-                               badge(bool(s.get("up")), label("up" if s.get("up") else "down",
-                                                              lang))] for s in services)))
+                             ([e(name), badge(bool(ok), label("up" if ok else "down", lang))]
+                              for name, ok in sorted(services.items()))))
         out.append("</section>")
     return "".join(out) or f'<p>{e(label("none_configured", lang))}</p>'
 

@@ -227,4 +227,4 @@ def report_bytes(agent: Agent, kind: str, fmt: str, lang: str) -> bytes:
         report = build_report(agent, kind)
     except ImportError as err:
         raise LookupError(f"{kind} report ({err})") from None
-    return render_bytes(report, fmt, lang)
+    return bytes(render_bytes(report, fmt, lang))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import AgentProcess, wait_for
+from tests.support import AgentProcess, free_port, wait_for
 
 TOKEN = "dashboards-test-token-0123456789"
 SITE = "test-site"
@@ -62,7 +62,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 "interval": "2s", "timeout": "1500ms"}
         config = {
             "site": SITE,
-            "host": {"interval": "2s", "timeout": "1500ms"},
+            # one service check that answers (upsd) and one that does not (nothing listens)
+            "host": {"interval": "2s", "timeout": "1500ms", "services": {"ports": [
+                {"name": "upsd", "port": nut.port}, {"name": "database", "port": free_port()}]}},
             "ups": [{"name": name, "nut": {"host": "127.0.0.1", "port": nut.port, "ups": name,
                                            "interval": "1s", "timeout": "900ms"}}
                     for name in ("ups1", "ups2")],

@@ -167,8 +167,10 @@ def test_on_battery_shows_on_the_overview_within_one_refresh(tab: Tab, stack: St
     tab.goto("/?lang=en&refresh=2")
     tab.page.evaluate("window.__sameDocument = true")
     assert "On battery" not in _problems(tab)
-    # problems known from the set-up are at the top: the expired certificate, its site down
+    # problems known from the set-up are at the top: the expired certificate, its site down,
+    # the service check that nothing answers
     assert "old-portal" in _problems(tab)
+    assert "Service check failing localhost: database" in _problems(tab)
     before = int(tab.page.evaluate("document.body.dataset.refreshed || '0'"))
     stack.nut.set("ups1", "ups.status", "OB DISCHRG")  # type: ignore[attr-defined]
     try:
