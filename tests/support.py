@@ -91,8 +91,13 @@ class AgentProcess:
                 [sys.executable, "-m", "upkeep.agents.cli", "run", "-c", str(self.config_path)],
                 stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.tmp)
         if wait:
-            wait_for(lambda: httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200,
-                     timeout=15, message=f"agent on {self.url} (log: {self.log_text()[-2000:]})")
+            try:
+                wait_for(lambda: httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200,
+                         timeout=30, message=f"agent on {self.url}")
+            except AssertionError as err:
+                self.proc.kill()
+                self.proc.wait(10)
+                raise AssertionError(f"{err}; agent log:\n{self.log_text()[-3000:]}") from None
         return self
 
     def log_text(self) -> str:
