@@ -77,6 +77,12 @@ def attest(request: Request, body: AttestBody, who: Writer) -> dict[str, Any]:
                  else today_bangkok() + timedelta(days=control.review_days))
     except ValueError as err:
         raise HTTPException(422, f"valid_until: {err}") from None
+    if until < today_bangkok():
+        raise HTTPException(422, f"valid_until {until} is already past")
+    config = request.app.state.agent.config
+    subjects = {"", config.site, *(w.name for w in config.websites)}
+    if body.subject not in subjects:
+        raise HTTPException(422, f"subject {body.subject!r} is neither a website nor the site")
     if (body.evidence_url is None) == (body.evidence_base64 is None):
         raise HTTPException(422, "give exactly one of evidence_url or evidence_base64")
     note = body.note + ("" if who in ("token", body.by) else f" (recorded by {who})")

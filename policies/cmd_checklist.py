@@ -187,6 +187,11 @@ def do_attest(args: argparse.Namespace, config: Config) -> int:
         if until < today_bangkok():
             print(f"upkeep: --valid-until {until} is already past", file=sys.stderr)
             return EXIT_CONFIG
+        subjects = {"", config.site, *(w.name for w in config.websites)}
+        if args.subject not in subjects:
+            print(f"upkeep: --subject {args.subject!r} is neither a website nor the site "
+                  f"(known: {', '.join(sorted(s for s in subjects if s))})", file=sys.stderr)
+            return EXIT_CONFIG
         ledger = open_ledger(config)
         try:
             item = ledger.attest(control.id, by=args.by, valid_until=until,

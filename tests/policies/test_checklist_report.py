@@ -100,6 +100,9 @@ def test_cli_attest_show_history_report(tmp_path: Path) -> None:
     past = run_cli("checklist", "attest", "P11-WEB-01", "-c", str(path), "--evidence",
                    "https://x/", "--by", "a", "--valid-until", "2020-01-01")
     assert past.returncode == 2 and "already past" in past.stderr
+    unknown = run_cli("checklist", "attest", "P11-WEB-03", "-c", str(path), "--evidence",
+                      "https://x/", "--by", "a", "--subject", "nosuchsite")
+    assert unknown.returncode == 2 and "neither a website nor the site" in unknown.stderr
     shown = run_cli("checklist", "-c", str(path), "--json")
     assert shown.returncode == 1  # not everything passes
     body = json.loads(shown.stdout)

@@ -178,6 +178,11 @@ def test_agent_exports_and_attests(site: Site, tmp_path: Path) -> None:
         assert httpx.post(url, json=payload, timeout=10,
                           headers={"Authorization": "Bearer wrong-token-000000000"}
                           ).status_code == 403
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        for bad in ({"valid_until": "2020-01-01"}, {"subject": "nosuchsite"},
+                    {"control": "NOPE"}, {"evidence_url": "https://x/"}):
+            refused = httpx.post(url, json={**payload, **bad}, headers=auth, timeout=10)
+            assert refused.status_code in (404, 422), (bad, refused.text)
         ok = httpx.post(url, json=payload, timeout=10,
                         headers={"Authorization": f"Bearer {TOKEN}"})
         assert ok.status_code == 201, ok.text
