@@ -8,6 +8,7 @@ agent declares, and the committed JSON equal to what ``dashboards/build.py`` wri
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -164,3 +165,25 @@ def test_every_metric_used_is_documented(dashboards: dict[str, dict[str, Any]]) 
     documented = set(METRIC.findall(DOCS_METRICS.read_text(encoding="utf-8")))
     unknown = {m: w for m, w in _used(dashboards).items() if m not in documented}
     assert not unknown, f"metrics missing from docs/metrics.md: {unknown}"
+
+
+def test_provisioning_files() -> None:
+    """Grafana's file provider and a datasource with a fixed uid (dashboards carry none)."""
+    folder = DASHBOARDS / "provisioning"
+    providers = yaml.safe_load((folder / "dashboards.yml").read_text(encoding="utf-8"))
+    assert providers["apiVersion"] == 1
+    [provider] = providers["providers"]
+    assert provider["type"] == "file" and provider["options"]["path"]
+    assert provider["allowUiUpdates"] is False  # the JSON files are the source of truth
+    sources = yaml.safe_load((folder / "datasources.yml").read_text(encoding="utf-8"))
+    [source] = sources["datasources"]
+    assert source["type"] == "prometheus" and source["uid"] and len(source["uid"]) <= 40
+    # the uid is not baked into any dashboard: panels use ${datasource}
+    for name, dash in load_dashboards().items():
+        assert source["uid"] not in json.dumps(dash), name
+    import importlib.resources as resources
+
+    shipped = resources.files("upkeep.dashboards")
+    assert shipped.joinpath("provisioning", "dashboards.yml").is_file()
+    assert shipped.joinpath("templates", "page.html").is_file()
+    assert shipped.joinpath("static", "ui.js").is_file()
