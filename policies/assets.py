@@ -366,6 +366,11 @@ class AssetRegister:
         serial = normalize_serial(serial)
         with self.db.transaction() as conn:
             found = self._find(conn, serial=serial, ref=ref)
+            if found is not None and serial and found["serial"] not in (None, serial):
+                # another unit now answers under this monitor name (the UPS was replaced):
+                # it is a new asset; the old one keeps its history but not the name
+                conn.execute("UPDATE asset SET ref = NULL WHERE id = ?", (found["id"],))
+                found = None
             if found is None:
                 cur = conn.execute("INSERT INTO asset (serial, tag, ref, created_at) "
                                    "VALUES (?,?,?,?)", (serial, None, ref, when))

@@ -14,7 +14,7 @@ Everything here is pure: the caller passes readings, attestations and the clock.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
@@ -342,5 +342,3 @@ def project11_level(results: Sequence[ControlResult]) -> tuple[int, dict[int, st
         achieved = step
     return achieved, levels
 
-
-Evaluator = Callable[[checks.Context, str, Mapping[str, Any]], tuple[str, str]]

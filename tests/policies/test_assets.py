@@ -270,3 +270,15 @@ def test_snmp_reading_discovers_like_nut() -> None:
     assert battery.ref == "battery:AS0711123456" and battery.values["flagged"] == "1"
     down = Reading("snmp", "rack-ups", 0.0, False, reason="timeout")
     assert ups_assets(down, "branch-cm") == []
+
+
+def test_replaced_ups_is_a_new_asset(register: AssetRegister) -> None:
+    for found in ups_assets(_ups_reading("AS1111"), "hq"):
+        register.discover(serial=found.serial, ref=found.ref, values=found.values)
+    for found in ups_assets(_ups_reading("AS2222"), "hq"):
+        register.discover(serial=found.serial, ref=found.ref, values=found.values)
+    units = {a.serial: a for a in register.assets() if a.asset_class == "ups"}
+    assert set(units) == {"AS1111", "AS2222"}
+    assert units["AS2222"].ref == "ups:hq/ups1" and units["AS1111"].ref is None
+    batteries = {a.ref for a in register.assets() if a.asset_class == "ups_battery"}
+    assert batteries == {"battery:AS1111", "battery:AS2222"}
