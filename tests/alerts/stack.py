@@ -116,16 +116,17 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(5)
 
 
-def alertmanager_config(webhook_url: str, smtp_port: int | None = None, *,
-                        fast: bool = True) -> dict[str, Any]:
-    """The shipped alerts/alertmanager.yml with receivers pointed at the test's servers."""
+def alertmanager_config(webhook_url: str, smtp_port: int, *, fast: bool = True
+                        ) -> dict[str, Any]:
+    """The shipped alerts/alertmanager.yml with every receiver pointed at the test's servers
+    (the example's addresses must never be contacted: tests stay on loopback)."""
     config: dict[str, Any] = yaml.safe_load((ALERTS / "alertmanager.yml").read_text())
     for receiver in config["receivers"]:
         for hook in receiver.get("webhook_configs", []):
             hook["url"] = webhook_url
-    if smtp_port is not None:
-        config["global"]["smtp_smarthost"] = f"127.0.0.1:{smtp_port}"
-        config["global"]["smtp_require_tls"] = False
+        assert set(receiver) <= {"name", "webhook_configs", "email_configs"}, receiver
+    config["global"]["smtp_smarthost"] = f"127.0.0.1:{smtp_port}"
+    config["global"]["smtp_require_tls"] = False
     if fast:
         config["route"].update(group_wait="1s", group_interval="1s", repeat_interval="1h")
     return config

@@ -25,6 +25,7 @@ import yaml
 
 from tests.alerts.stack import (
     ALERTS,
+    SmtpSink,
     WebhookReceiver,
     alertmanager_config,
     am_alerts,
@@ -124,7 +125,7 @@ def test_power_failure_pages_once_and_resolves(tmp_path: Path, host: HostStub) -
     rig.add_ups("ups1", {"ups.status": "OL CHRG", "battery.charge": "100",
                          "battery.runtime": "1800", "ups.load": "20"})
     dead_hq = free_port()  # nothing listens: hq's server is down throughout (the control)
-    with rig, WebhookReceiver() as hook:
+    with rig, WebhookReceiver() as hook, SmtpSink() as smtp:
         (tmp_path / "agent").mkdir()
         agent = AgentProcess(tmp_path / "agent", {
             "site": "branch-a", "host": {"interval": "30s", "timeout": "10s"},
@@ -134,7 +135,7 @@ def test_power_failure_pages_once_and_resolves(tmp_path: Path, host: HostStub) -
         try:
             am_tmp = tmp_path / "am"
             am_tmp.mkdir()
-            with running_alertmanager(am_tmp, alertmanager_config(hook.url)) as am:
+            with running_alertmanager(am_tmp, alertmanager_config(hook.url, smtp.port)) as am:
                 am_port = am.rsplit(":", 1)[1]
                 prom_config = {
                     "global": {"scrape_interval": "1s", "evaluation_interval": "1s",
@@ -160,6 +161,9 @@ def test_power_failure_pages_once_and_resolves(tmp_path: Path, host: HostStub) -
                 prom_tmp.mkdir()
                 with running_prometheus(prom_tmp, prom_config) as prom:
                     run_scenario(rig, agent, host, hook, am, prom)
+            # critical also goes by mail to the admins (the example's second route)
+            assert any("UpsOnBattery" in str(m["Subject"]) and "branch-a" in str(m["Subject"])
+                       for m in smtp.messages)
         finally:
             agent.stop()
 
