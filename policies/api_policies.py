@@ -52,6 +52,16 @@ def attestations(request: Request, control: str | None = None) -> dict[str, Any]
     return {"attestations": [a.to_json() for a in service.ledger.history(control)]}
 
 
+@router.get("/checklist/history", dependencies=[Depends(require_reader)])
+def assessment_history(request: Request, control: str | None = None,
+                       limit: int = Query(1000, ge=1, le=100_000)) -> dict[str, Any]:
+    """Every change of a control's status per subject (oldest first)."""
+    service: ChecklistService = _service(request, "checklist")
+    if service.assessments is None:
+        raise HTTPException(503, "the agent's database is not available")
+    return {"assessments": [a.to_json() for a in service.assessments.history(control, limit)]}
+
+
 class AttestBody(BaseModel):
     control: str
     by: str = Field(min_length=1)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from upkeep.policies.attestations import Attestation, AttestationLedger
 from upkeep.policies.checklist import STATUSES, Catalogue, ChecklistResult, evaluate, load_catalogue
+from upkeep.policies.checklist_history import AssessmentLedger
 
 from upkeep.config import Config
 from upkeep.errors import ConfigError, StoreError
@@ -49,6 +50,7 @@ class ChecklistService:
         self.catalogue: Catalogue | None = None
         self.catalogue_error: str | None = None
         self.ledger: AttestationLedger | None = None
+        self.assessments: AssessmentLedger | None = None
         self._attestations: dict[tuple[str, str], Attestation] = {}
         self._loaded_at = float("-inf")
 
@@ -61,6 +63,7 @@ class ChecklistService:
         if agent.db is not None:
             try:
                 self.ledger = AttestationLedger(agent.db, evidence_dir(agent.config))
+                self.assessments = AssessmentLedger(agent.db)
             except StoreError as err:  # the checklist still runs, without attestations
                 log.error("checklist attestations unavailable: %s", err)
         agent.store.add_source(self.samples)
@@ -91,6 +94,11 @@ class ChecklistService:
         result = self.current()
         if result is None:
             return
+        if self.assessments is not None:
+            try:
+                self.assessments.record(result)
+            except StoreError as err:
+                log.warning("cannot record checklist assessments: %s", err)
         for row in result.controls:
             for status in STATUSES:
                 yield sample(CONTROL_STATUS, 1 if row.status == status else 0,

@@ -327,3 +327,31 @@ def test_shipped_catalogue_has_the_pdpa_items() -> None:
     assert all(k.check == "manual" for k in kids)
     for control in catalogue.controls:
         assert control.title["th"] and control.title["en"], control.id
+
+
+def test_assessment_history_records_changes_only(tmp_path: Path) -> None:
+    from upkeep.policies.checklist_history import AssessmentLedger
+
+    db = Database(tmp_path / "upkeep.db")
+    try:
+        ledger = AssessmentLedger(db)
+        first = run([web("office"), web("legacy")])
+        assert ledger.record(first) > 0
+        assert ledger.record(run([web("office"), web("legacy")], now=NOW + 60)) == 0
+        worse = run([web("office", tls__chain_earliest_expiry=NOW + 5 * DAY), web("legacy")],
+                    now=NOW + 120)
+        assert ledger.record(worse) == 1  # only TLS-02 on office changed
+        # a restarted agent continues from what is stored
+        again = AssessmentLedger(db)
+        assert again.record(worse) == 0
+        rows = [(a.subject, a.status) for a in again.history("TLS-02")]
+        assert rows == [("office", "pass"), ("legacy", "pass"), ("office", "fail")]
+        with pytest.raises((StoreError, sqlite3.Error), match="append-only"), \
+                db.transaction() as conn:
+            conn.execute("DELETE FROM checklist_assessment")
+        # nothing polled yet is not a finding
+        assert not [a for a in again.history() if a.detail.startswith("no reading")]
+        assert AssessmentLedger(db).record(run([])) >= 0
+        assert not [a for a in AssessmentLedger(db).history() if "no reading" in a.detail]
+    finally:
+        db.close()

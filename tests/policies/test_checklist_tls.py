@@ -168,6 +168,9 @@ def test_agent_exports_and_attests(site: Site, tmp_path: Path) -> None:
         site.use("valid")
         wait_for(lambda: status_of("TLS-02", "pass") == 1, timeout=20,
                  message="TLS-02 pass again")
+        changes = agent.get("/api/v1/checklist/history", params={"control": "TLS-02"}).json()
+        assert [a["status"] for a in changes["assessments"] if a["subject"] == "office"] == [
+            "pass", "fail", "pass"]
 
         # attesting needs the token: none -> 401, a wrong one -> 403
         payload = {"control": "P11-LAW-01", "by": "สมชาย ใจดี", "valid_until": "2099-09-30",
