@@ -318,6 +318,11 @@ def checklist(agent: Agent, lang: Lang) -> str:
 
 # --- assets ------------------------------------------------------------------------------------
 
+def _asset_badge(state: str, lang: Lang) -> str:
+    ok = {"later": True, "next_fy": True, "overdue": False}.get(state)  # due / unknown: amber
+    return badge(ok, label("as." + state, lang))
+
+
 def downloads(agent: Agent, lang: Lang, kinds: Sequence[str]) -> str:
     out = [f'<h2>{e(label("reports", lang))}</h2><ul class="downloads">']
     for kind in kinds:
@@ -340,6 +345,11 @@ def assets(agent: Agent, lang: Lang) -> str:
     if not register.available:
         out.append(missing(register.missing, lang))
     else:
+        counts = {state: sum(1 for a in register.data if a.get("state") == state)
+                  for state in ("overdue", "due_in_fy", "next_fy")}
+        out.append('<p class="counts">' + " · ".join(
+            f'{_asset_badge(state, lang)} <strong>{n}</strong>' for state, n in counts.items())
+            + "</p>")
         out.append(table(label("nav.assets", lang),
                          [label(k, lang) for k in ("asset", "class", "site", "model", "serial",
                                                    "in_service", "end_of_life", "state")],
@@ -347,9 +357,7 @@ def assets(agent: Agent, lang: Lang) -> str:
                            e(a.get("model")), e(a.get("serial")),
                            e(fdate(a.get("in_service"), lang)),
                            e(fdate(a.get("end_of_life"), lang)),
-                           badge(a.get("state") in ("later", "next_fy")
-                                 if a.get("state") != "due_in_fy" else None,
-                                 label("as." + str(a.get("state")), lang))]
+                           _asset_badge(str(a.get("state")), lang)]
                           for a in register.data), "wide"))
     return "".join(out)
 
