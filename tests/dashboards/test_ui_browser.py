@@ -171,27 +171,29 @@ def test_on_battery_shows_on_the_overview_within_one_refresh(tab: Tab, stack: St
     # the service check that nothing answers
     assert "old-portal" in _problems(tab)
     assert "Service check failing localhost: database" in _problems(tab)
-    before = int(tab.page.evaluate("document.body.dataset.refreshed || '0'"))
     stack.nut.set("ups1", "ups.status", "OB DISCHRG")  # type: ignore[attr-defined]
     try:
-        started = time.monotonic()
-        tab.page.wait_for_selector(".problem.on_battery", timeout=10_000)
-        elapsed = time.monotonic() - started
+        # the moment the agent has seen it (its API says so) ...
+        wait_for(lambda: "OB" in stack.agent.targets()["nut:ups1"]["info"]["status"],
+                 timeout=20, message="the agent to poll ups1 on battery")
+        seen_at = int(tab.page.evaluate("document.body.dataset.refreshed || '0'"))
+        # ... the overview shows it at the next refresh (2 s), without reloading the page
+        tab.page.wait_for_selector(".problem.on_battery", timeout=20_000)
         item = tab.page.locator(".problem.on_battery").inner_text()
         assert "On battery" in item and "ups1" in item
         assert tab.page.evaluate("window.__sameDocument") is True  # no full reload
-        refreshed = int(tab.page.evaluate("document.body.dataset.refreshed"))
-        # the agent polls every second; one 2 s refresh later it is on the screen
-        assert refreshed - before <= 3, (refreshed - before, elapsed)
+        refreshes = int(tab.page.evaluate("document.body.dataset.refreshed")) - seen_at
+        # one refresh; two when a fetch was already in flight as the agent polled
+        assert refreshes <= 2, refreshes
         shot(tab, "overview-on-battery-en")
         tab.goto("/ui/ups?lang=th")
         wait_for(lambda: "ใช้ไฟจากแบตเตอรี่" in tab.page.locator("main").inner_text(),
-                 timeout=5, message="the event on the UPS page")
+                 timeout=15, message="the event on the UPS page")
         shot(tab, "ups-on-battery-th")
     finally:
         stack.nut.set("ups1", "ups.status", "OL")  # type: ignore[attr-defined]
     tab.goto("/?lang=en&refresh=1")
-    tab.page.wait_for_selector(".problem.on_battery", state="detached", timeout=10_000)
+    tab.page.wait_for_selector(".problem.on_battery", state="detached", timeout=20_000)
     assert tab.errors == []
 
 
