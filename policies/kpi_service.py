@@ -143,8 +143,10 @@ class KpiService:
             detector = self.detectors[system.name]
             events = detector.feed(reading.time, up)
             for event in events:
-                log.warning("system %s: incident %s (%s)", system.name, event.kind,
-                            "down" if event.kind != "restore" else "restored")
+                log.warning("system %s is %s (incident %s)", system.name,
+                            "restored" if event.kind == "restore" else "down",
+                            {"open": "opened", "reopen": "reopened: within merge_gap",
+                             "restore": "restored"}[event.kind])
             if self.ledger is not None:
                 try:
                     self.ledger.apply(system.name, events, detector.to_dict, reading.time)

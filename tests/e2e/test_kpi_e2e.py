@@ -1,7 +1,7 @@
 """The recovery KPI end to end, with real processes only.
 
 A real HTTPS site (TLS from the web rig's test PKI) on 127.0.0.1 and a real TCP service
-listener are watched by the running agent (``upkeep run``, 300-500 ms polls) as two systems;
+listener are watched by the running agent (``upkeep run``, 1 s polls) as two systems;
 Debian's Prometheus scrapes the agent every second. The site and the service are stopped, the
 agent opens incidents, is killed with SIGKILL while they are open, restarts and continues the
 same incidents, which close when the site and service come back. Then: the JSON API (token
@@ -160,10 +160,10 @@ def agent_config(site: HttpsSite, service: TcpService, ca_file: str) -> dict[str
     return {
         "site": "jfo-hq",
         "ups": [],
-        "host": {"interval": "500ms", "timeout": "400ms",
+        "host": {"interval": "1s", "timeout": "900ms",
                  "services": {"ports": [{"name": "db", "port": service.port}]}},
         "websites": [{"name": "jfo_site", "url": f"https://127.0.0.1:{site.port}/",
-                      "tls": {"ca_file": ca_file}, "interval": "300ms", "timeout": "250ms",
+                      "tls": {"ca_file": ca_file}, "interval": "1s", "timeout": "900ms",
                       "expect": {"http_redirect": False, "tls_versions": False}}],
         "systems": [
             {"name": "jfs", "title_th": "ระบบสารสนเทศกองทุนยุติธรรม",
@@ -217,7 +217,7 @@ def outage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             facts["opened"] = {s: incidents(agent, s) for s in ("jfs", "svc")}
             time.sleep(1.5)
             agent.kill9()
-            time.sleep(1.5)  # the agent is away: a data gap in the same (down) state
+            time.sleep(3)  # the agent is away: a data gap in the same (down) state
             agent.start()
             facts["after_restart"] = series(agent)
             facts["reopened"] = {s: incidents(agent, s) for s in ("jfs", "svc")}
@@ -245,18 +245,18 @@ def test_stop_and_restart_opens_and_closes_one_incident(outage: dict[str, Any],
                                                         system: str) -> None:
     [opened] = outage["opened"][system]
     assert opened["status"] == "open" and opened["source"] == "auto"
-    # the incident starts at the first failed poll after the stop (polls every 300/500 ms)
-    assert 0 <= opened["started_at"] - outage["down_at"] < 1.5
+    # the incident starts at the first failed poll after the stop (polls every second)
+    assert 0 <= opened["started_at"] - outage["down_at"] < 2.0
     assert opened["detected_at"] >= opened["started_at"]
     [restored] = outage["restored"][system]
     assert restored["id"] == opened["id"]
     assert restored["status"] == "restored"
-    assert 0 <= restored["restored_at"] - outage["up_at"] < 1.5
+    assert 0 <= restored["restored_at"] - outage["up_at"] < 2.0
     expected = outage["up_at"] - outage["down_at"]
-    assert abs(restored["duration_seconds"] - expected) < 1.5
+    assert abs(restored["duration_seconds"] - expected) < 2.0
     assert restored["level"] == 5 and restored["review"] == []
-    # the 1.5 s the agent was killed is a bridged gap inside the outage
-    assert restored["gap_seconds"] > 0.5
+    # the time the agent was killed is a bridged gap inside the outage
+    assert restored["gap_seconds"] > 1.0
 
 
 @pytest.mark.parametrize("system", ["jfs", "svc"])
