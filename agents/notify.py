@@ -143,11 +143,14 @@ class EmailChannel:
                 if cfg.username is not None:
                     smtp.login(cfg.username, reveal(cfg.password) or "")
                 smtp.send_message(msg)
-        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as err:
-            raise DeliveryError(f"{type(err).__name__}: refused", permanent=True) from None
-        except smtplib.SMTPDataError as err:
-            raise DeliveryError(f"SMTP {err.smtp_code}", permanent=err.smtp_code >= 500
-                                ) from None
+        except smtplib.SMTPRecipientsRefused as err:
+            codes = [code for code, _ in err.recipients.values()]
+            raise DeliveryError(f"recipients refused: {sorted(set(codes))}",
+                                permanent=all(code >= 500 for code in codes)) from None
+        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as err:
+            # 5xx: this message will never be accepted; 4xx: try again later
+            raise DeliveryError(f"{type(err).__name__}: SMTP {err.smtp_code}",
+                                permanent=err.smtp_code >= 500) from None
         except (smtplib.SMTPException, OSError, ssl.SSLError) as err:
             # auth failures stay retryable: a corrected password (reload) still delivers
             raise DeliveryError(f"{type(err).__name__}: {err}") from None

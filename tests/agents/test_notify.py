@@ -29,6 +29,7 @@ from upkeep.agents.notify_templates import document, render
 from upkeep.agents.runtime import Agent
 
 from tests.alerts.stack import SmtpSink, WebhookReceiver
+from tests.support import free_port
 from upkeep.config import ConfigError, parse_config
 from upkeep.events import Event
 from upkeep.reading import Reading
@@ -351,6 +352,42 @@ def test_history_before_the_first_start_is_not_sent(tmp_path: Path) -> None:
     with WebhookReceiver() as hook:
         asyncio.run(scenario(hook))
     assert events_of(hook) == [("rack", "on_battery")]
+
+
+def test_mail_refused_for_good_is_dropped_refused_for_now_is_retried(tmp_path: Path) -> None:
+    from aiosmtpd.controller import Controller
+
+    class Picky:
+        async def handle_RCPT(self, server: Any, session: Any, envelope: Any,  # noqa: N802
+                              address: str, options: Any) -> str:
+            if address.startswith("gone@"):
+                return "550 5.1.1 no such mailbox"
+            if address.startswith("full@"):
+                return "452 4.2.2 mailbox full, try later"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+    controller = Controller(Picky(), hostname="127.0.0.1", port=free_port())
+
+    async def scenario(to: str) -> list[dict[str, Any]]:
+        notify = {"email": {"host": "127.0.0.1", "port": controller.port, "starttls": False,
+                            "from": "upkeep@example.invalid", "to": [to], "timeout": "2s"},
+                  "retry": {"initial": "100ms", "max": "200ms"}}
+        async with Harness(tmp_path / to.split("@")[0], notify) as h:
+            h.ups("OL")
+            h.ups("OB")
+            await until(lambda: h.rows()[0]["state"] == "dropped"
+                        or h.rows()[0]["attempts"] >= 2, what="a verdict")
+            return h.rows()
+
+    controller.start()
+    try:
+        gone = asyncio.run(scenario("gone@example.invalid"))
+        full = asyncio.run(scenario("full@example.invalid"))
+    finally:
+        controller.stop()
+    assert gone[0]["state"] == "dropped" and "550" in gone[0]["last_error"]
+    assert full[0]["state"] == "pending" and "452" in full[0]["last_error"]
 
 
 # --- e-mail with STARTTLS and AUTH, and no secret in the logs -------------------------------
