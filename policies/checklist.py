@@ -80,6 +80,11 @@ def _bilingual(raw: Any, where: str, *, required: bool = True) -> dict[str, str]
         return {"th": raw, "en": raw}
     if not isinstance(raw, dict) or not any(raw.get(k) for k in ("th", "en")):
         raise ValueError(f"{where}: give {{th: ..., en: ...}}")
+    extra = [str(k) for k in raw if k not in ("th", "en")]
+    if extra:
+        # YAML's flow style splits an unquoted "a, b" into a second key: say so
+        raise ValueError(f"{where}: unexpected key(s) {', '.join(extra)} (quote texts that "
+                         "contain a comma)")
     return {k: str(v) for k, v in raw.items() if k in ("th", "en") and v}
 
 
@@ -118,8 +123,9 @@ def parse_control(raw: Any, where: str) -> Control:
     if not isinstance(review, int) or review < 1:
         raise ValueError(f"{where}: review_days must be a positive number of days")
     source = raw.get("source") or {}
-    if not isinstance(source, dict):
-        raise ValueError(f"{where}: source is {{document, item, version}}")
+    if not isinstance(source, dict) or set(source) - {"document", "item", "version"}:
+        raise ValueError(f"{where}: source is {{document, item, version}} (quote texts that "
+                         "contain a comma)")
     return Control(
         id=cid.strip(), title=_bilingual(raw.get("title"), f"{where}.title"),
         requirement=_bilingual(raw.get("requirement"), f"{where}.requirement"),

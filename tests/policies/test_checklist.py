@@ -318,6 +318,10 @@ controls:
     office.write_text("controls: [{id: X, title: {en: x}, requirement: {en: y}, check: magic}]")
     with pytest.raises(ConfigError, match="check must be one of"):
         load_catalogue(config.policies.checklist)
+    office.write_text("controls: [{id: X, title: {en: SNMP v3, not community}, "
+                      "requirement: {en: y}, check: manual}]")
+    with pytest.raises(ConfigError, match="unexpected key.*not community.*quote"):
+        load_catalogue(config.policies.checklist)
 
 
 def test_shipped_catalogue_has_the_pdpa_items() -> None:
@@ -327,6 +331,8 @@ def test_shipped_catalogue_has_the_pdpa_items() -> None:
     assert all(k.check == "manual" for k in kids)
     for control in catalogue.controls:
         assert control.title["th"] and control.title["en"], control.id
+    snmp = catalogue.get("SYS-SNMP-01")
+    assert snmp is not None and snmp.title["en"] == "SNMP on version 3, not community strings"
 
 
 def test_assessment_history_records_changes_only(tmp_path: Path) -> None:
