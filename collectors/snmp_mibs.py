@@ -145,17 +145,16 @@ def _uptime_to_time(event_ticks: int | None, uptime_ticks: int | None, now: floa
 # --- UPS-MIB (RFC 1628) -----------------------------------------------------------------------
 
 _U = "1.3.6.1.2.1.33.1"
+#: only what the model uses or the API shows: every varbind costs CPU in pure-Python BER
 UPS_MIB_FIELDS = (
     Field("uptime", SYS_UPTIME),
     Field("mfr", f"{_U}.1.1.0", "text"), Field("model", f"{_U}.1.2.0", "text"),
-    Field("ups_software", f"{_U}.1.3.0", "text"), Field("agent_software", f"{_U}.1.4.0", "text"),
-    Field("ident_name", f"{_U}.1.5.0", "text"),
+    Field("ups_software", f"{_U}.1.3.0", "text"),
     Field("battery_status", f"{_U}.2.1.0"), Field("seconds_on_battery", f"{_U}.2.2.0"),
     Field("minutes_remaining", f"{_U}.2.3.0"), Field("charge", f"{_U}.2.4.0"),
     Field("battery_voltage", f"{_U}.2.5.0"), Field("battery_temperature", f"{_U}.2.7.0"),
-    Field("input_line_bads", f"{_U}.3.1.0"),
     Field("input_frequency", f"{_U}.3.3.1.2.1"), Field("input_voltage", f"{_U}.3.3.1.3.1"),
-    Field("output_source", f"{_U}.4.1.0"), Field("output_frequency", f"{_U}.4.2.0"),
+    Field("output_source", f"{_U}.4.1.0"),
     Field("output_voltage", f"{_U}.4.4.1.2.1"), Field("output_power", f"{_U}.4.4.1.4.1"),
     Field("output_load", f"{_U}.4.4.1.5.1"),
     Field("alarms_present", f"{_U}.6.1.0"),
@@ -245,7 +244,7 @@ def decode_ups_mib(name: str, values: Mapping[str, Value], alarm_descrs: Sequenc
 
 _A = "1.3.6.1.4.1.318.1.1.1"
 APC_FIELDS = (
-    Field("model", f"{_A}.1.1.1.0", "text"), Field("ident_name", f"{_A}.1.1.2.0", "text"),
+    Field("model", f"{_A}.1.1.1.0", "text"),
     Field("firmware", f"{_A}.1.2.1.0", "text"), Field("manufactured", f"{_A}.1.2.2.0", "text"),
     Field("serial", f"{_A}.1.2.3.0", "text"),
     Field("battery_status", f"{_A}.2.1.1.0"), Field("time_on_battery", f"{_A}.2.1.2.0"),
@@ -346,7 +345,7 @@ EATON_FIELDS = (
     Field("capacity", f"{_X}.2.4.0"), Field("abm_status", f"{_X}.2.5.0"),
     Field("battery_replaced", f"{_X}.2.6.0", "text"), Field("battery_failure", f"{_X}.2.7.0"),
     Field("input_frequency", f"{_X}.3.1.0"), Field("input_voltage", f"{_X}.3.4.1.2.1"),
-    Field("output_load", f"{_X}.4.1.0"), Field("output_frequency", f"{_X}.4.2.0"),
+    Field("output_load", f"{_X}.4.1.0"),
     Field("output_voltage", f"{_X}.4.4.1.2.1"), Field("output_power", f"{_X}.4.4.1.4.1"),
     Field("output_source", f"{_X}.4.5.0"),
     Field("ambient_temperature", f"{_X}.6.1.0"),

@@ -246,15 +246,16 @@ def test_silent_agent_is_a_timeout_bounded_by_the_target_timeout(
         host="127.0.0.1", port=silent_udp, community="x", timeout="1s", retries=2))]))["ups"]
     elapsed = time.monotonic() - started
     assert (reading.ok, reading.reason) == (False, "timeout")
-    assert 0.8 <= reading.duration <= 1.2, reading.duration
-    assert elapsed < 2.0
+    # bounded by the 1 s timeout (the upper bound leaves room for a loaded machine)
+    assert 0.8 <= reading.duration <= 1.5, reading.duration
+    assert elapsed < 2.5
 
 
 def test_wrong_community_is_a_timeout(sim: SnmpSim) -> None:
     reading = _poll(sim, "no-such-community", timeout="1s")
     assert (reading.ok, reading.reason) == (False, "timeout")
     assert "wrong community" in reading.message
-    assert reading.duration <= 1.2
+    assert reading.duration <= 1.5
 
 
 @pytest.mark.parametrize(("change", "needle"), [
@@ -281,25 +282,25 @@ def test_wrong_value_types_are_protocol(sim: SnmpSim) -> None:
 
 @pytest.mark.parametrize("version", ["2c", "1"])
 def test_huge_alarm_table_is_bounded(sim: SnmpSim, version: str) -> None:
-    started = time.monotonic()
-    reading = _poll(sim, "huge-alarm", version=version)
+    reading = _poll(sim, "huge-alarm", version=version)  # ok means: within the 2 s timeout
     assert reading.ok, reading.message
     assert len(reading.info["alarms"]) == MAX_ALARM_ROWS
     assert reading.info["alarms"][0] == "oid:1.3.6.1.4.1.99.1.1"
-    assert time.monotonic() - started < 2.0
 
 
 def test_a_dead_target_never_delays_a_good_one(sim: SnmpSim, silent_udp: int) -> None:
     collector = SnmpCollector([
-        ("dead", SnmpConfig(host="127.0.0.1", port=silent_udp, community="x", timeout="1.5s")),
+        ("dead", SnmpConfig(host="127.0.0.1", port=silent_udp, community="x", timeout="4s",
+                            interval="10s")),
         ("good", _cfg(sim, "apc-ups")),
         ("auth", SnmpConfig(**{**sim.snmp_config("eaton-ups", user="upsmon"),
                                "auth": {"protocol": "SHA256", "password": "wrongwrong"}})),
     ])
     readings = _poll_all(collector)
-    assert readings["good"].ok and readings["good"].duration < 0.5, readings["good"]
+    # the good one answers long before the dead one's 4 s are up (not after them)
+    assert readings["good"].ok and readings["good"].duration < 2.0, readings["good"]
     assert (readings["dead"].reason, readings["auth"].reason) == ("timeout", "auth")
-    assert readings["dead"].duration >= 1.2
+    assert readings["dead"].duration >= 3.5
 
 
 def test_same_v3_user_with_different_keys_on_two_agents(sim: SnmpSim) -> None:

@@ -34,8 +34,8 @@ def test_agent_scrapes_snmp_ups_and_sees_the_power_fail(sim: SnmpSim, tmp_path: 
             {"name": "rack-b", "snmp": sim.snmp_config("ups-mib-alarm", user="upsmon",
                                                        interval="1s", timeout="800ms")},
             {"name": "gone", "snmp": {"host": "127.0.0.1", "port": silent.getsockname()[1],
-                                      "community": "secret-community", "interval": "1s",
-                                      "timeout": "800ms"}},
+                                      "community": "secret-community", "interval": "5s",
+                                      "timeout": "3s"}},
         ]}
         with running_agent(tmp_path, config) as agent:
             def scraped() -> dict | None:
@@ -44,15 +44,15 @@ def test_agent_scrapes_snmp_ups_and_sees_the_power_fail(sim: SnmpSim, tmp_path: 
                             for t in ("rack-a", "rack-b", "gone"))
                 return series if ready else None
 
-            series = wait_for(scraped, timeout=20, message="three SNMP targets polled")
+            series = wait_for(scraped, timeout=30, message="three SNMP targets polled")
             assert metric(series, "upkeep_up", kind="snmp", target="rack-a") == 1
             assert metric(series, "upkeep_up", kind="snmp", target="rack-b") == 1
             assert metric(series, "upkeep_up", kind="snmp", target="gone") == 0
             assert metric(series, "upkeep_poll_error", kind="snmp", target="gone",
                           reason="timeout") == 1
-            # the good ones stay fast while the dead one burns its whole timeout
+            # the good ones answer long before the dead one's 3 s timeout is up
             assert metric(series, "upkeep_poll_duration_seconds", kind="snmp",
-                          target="rack-a") < 0.5
+                          target="rack-a") < 1.5
             assert metric(series, "upkeep_ups_input_voltage_volts", ups="rack-a") == 231.2
             assert metric(series, "upkeep_ups_battery_runtime_seconds", ups="rack-a") == 2160
             assert metric(series, "upkeep_ups_status", ups="rack-a", flag="OL") == 1
@@ -69,7 +69,7 @@ def test_agent_scrapes_snmp_ups_and_sees_the_power_fail(sim: SnmpSim, tmp_path: 
             flipped = wait_for(
                 lambda: (s := parse_metrics(agent.metrics())) and metric(
                     s, "upkeep_ups_status", ups="rack-a", flag="OB") == 1 and s,
-                timeout=10, message="rack-a on battery")
+                timeout=20, message="rack-a on battery")
             assert metric(flipped, "upkeep_ups_status", ups="rack-a", flag="OL") == 0
             assert metric(flipped, "upkeep_ups_battery_runtime_seconds", ups="rack-a") == 300
             assert metric(flipped, "upkeep_up", kind="snmp", target="rack-b") == 1
@@ -80,6 +80,6 @@ def test_agent_scrapes_snmp_ups_and_sees_the_power_fail(sim: SnmpSim, tmp_path: 
                 kinds = [e["kind"] for e in response.json()["events"]]
                 return kinds if "on_battery" in kinds else []
 
-            wait_for(on_battery_event, timeout=10, message="an on_battery event for rack-a")
+            wait_for(on_battery_event, timeout=20, message="an on_battery event for rack-a")
             text = agent.metrics() + agent.log_text()
             assert "secret-community" not in text and "authpass123" not in text
