@@ -1,7 +1,8 @@
 """One real stack for the dashboard tests: upsd + dummy-ups, HTTPS sites, the agent.
 
-Module-scoped (each live test module gets its own stack, so a test that flips a UPS to
-battery cannot leak into another module). Short poll intervals keep the tests fast.
+Session-scoped (started once for the live Grafana test and the browser tests); a test that
+flips a UPS to battery puts it back and waits until the agent has seen it on line again.
+Short poll intervals keep the tests fast.
 """
 
 from __future__ import annotations
@@ -30,12 +31,15 @@ class Stack:
     web_urls: dict[str, str]
     tmp: Path
 
-    def wait_target(self, kind_target: str, *, up: bool = True, timeout: float = 20) -> None:
-        wait_for(lambda: self.agent.targets().get(kind_target, {}).get("up") is up,
-                 timeout=timeout, message=f"{kind_target} up={up}")
+    def set_status(self, ups: str, status: str, timeout: float = 20) -> None:
+        """Set ``ups.status`` on dummy-ups and wait until the agent has polled it."""
+        self.nut.set(ups, "ups.status", status)  # type: ignore[attr-defined]
+        wanted = status.split()
+        wait_for(lambda: self.agent.targets()[f"nut:{ups}"]["info"].get("status") == wanted,
+                 timeout=timeout, message=f"the agent to see {ups} {status}")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     from tests.nut_rig import NutRig
     from tests.web_rig import GOOD_HEADERS, Dnsmasq, Pki, Route, WebRig

@@ -121,7 +121,7 @@ def test_site_variable_and_on_battery_panel(prometheus: Prometheus, stack: Stack
     fleet = load_dashboards()["fleet-overview.json"]
     expr = next(e for w, e, _ in queries(fleet) if "UPS on battery" in w and "panel" in w)
     assert prometheus.query(render(expr))["data"]["result"][0]["value"][1] == "0"
-    stack.nut.set("ups2", "ups.status", "OB DISCHRG")  # type: ignore[attr-defined]
+    stack.set_status("ups2", "OB DISCHRG")
     try:
         wait_for(lambda: prometheus.query(render(expr))["data"]["result"][0]["value"][1] == "1",
                  timeout=20, message="the on-battery stat to show 1")
@@ -129,4 +129,4 @@ def test_site_variable_and_on_battery_panel(prometheus: Prometheus, stack: Stack
         annotation = next(a["expr"] for a in fleet["annotations"]["list"] if "expr" in a)
         assert prometheus.query(render(annotation))["data"]["result"]
     finally:
-        stack.nut.set("ups2", "ups.status", "OL")  # type: ignore[attr-defined]
+        stack.set_status("ups2", "OL")

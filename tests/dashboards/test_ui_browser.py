@@ -171,11 +171,9 @@ def test_on_battery_shows_on_the_overview_within_one_refresh(tab: Tab, stack: St
     # the service check that nothing answers
     assert "old-portal" in _problems(tab)
     assert "Service check failing localhost: database" in _problems(tab)
-    stack.nut.set("ups1", "ups.status", "OB DISCHRG")  # type: ignore[attr-defined]
     try:
         # the moment the agent has seen it (its API says so) ...
-        wait_for(lambda: "OB" in stack.agent.targets()["nut:ups1"]["info"]["status"],
-                 timeout=20, message="the agent to poll ups1 on battery")
+        stack.set_status("ups1", "OB DISCHRG")
         seen_at = int(tab.page.evaluate("document.body.dataset.refreshed || '0'"))
         # ... the overview shows it at the next refresh (2 s), without reloading the page
         tab.page.wait_for_selector(".problem.on_battery", timeout=20_000)
@@ -191,7 +189,7 @@ def test_on_battery_shows_on_the_overview_within_one_refresh(tab: Tab, stack: St
                  timeout=15, message="the event on the UPS page")
         shot(tab, "ups-on-battery-th")
     finally:
-        stack.nut.set("ups1", "ups.status", "OL")  # type: ignore[attr-defined]
+        stack.set_status("ups1", "OL")
     tab.goto("/?lang=en&refresh=1")
     tab.page.wait_for_selector(".problem.on_battery", state="detached", timeout=20_000)
     assert tab.errors == []
