@@ -312,3 +312,39 @@ def test_warning_when_listening_beyond_loopback(tmp_path: Path) -> None:
         proc.wait(10)
         if proc.stderr is not None:
             proc.stderr.close()
+
+
+def test_web_config_file_reread_rate_limit_and_public_read(tmp_path: Path) -> None:
+    """Users come from a separate web-config.yml and change without a restart; the rate limit
+    answers 429 beyond its burst; public_read keeps reads open while writes need a user."""
+    web_file = tmp_path / "web-config.yml"
+    web_file.write_text(yaml.safe_dump({"basic_auth_users": {"prometheus": HASH},
+                                        "rate_limit": {"interval": "1s", "burst": 30}}))
+    agent = AgentProcess(tmp_path, {"site": "reread", "ups": [],
+                                    "host": {"interval": "5s", "timeout": "2s"},
+                                    "web": {"config_file": str(web_file), "public_read": True}})
+    agent.start()
+    try:
+        assert agent.get("/metrics").status_code == 200  # public_read despite users
+        reload = f"{agent.url}/api/v1/sd/reload"
+        assert httpx.post(reload, timeout=5).status_code == 401
+        assert httpx.post(reload, auth=("prometheus", PASSWORD), timeout=5).status_code == 404
+        other = bcrypt.hashpw(b"rotated-password", bcrypt.gensalt(rounds=4)).decode()
+        web_file.write_text(yaml.safe_dump({"basic_auth_users": {"grafana": other},
+                                            "rate_limit": {"interval": "1s", "burst": 30}}))
+        wait_for(lambda: httpx.post(reload, auth=("prometheus", PASSWORD),
+                                    timeout=5).status_code == 403, timeout=10,
+                 message="the old user to be refused after the file changed")
+        assert httpx.post(reload, auth=("grafana", "rotated-password"),
+                          timeout=5).status_code == 404
+        # a broken file keeps the last good one (nobody locked out)
+        web_file.write_text("basic_auth_users: {grafana: not-a-hash}\n")
+        time.sleep(1.5)
+        assert httpx.post(reload, auth=("grafana", "rotated-password"),
+                          timeout=5).status_code == 404
+        assert "keeping the previous web config" in agent.log_text()
+        with httpx.Client(timeout=5) as client:
+            codes = [client.get(f"{agent.url}/healthz").status_code for _ in range(60)]
+        assert codes.count(429) > 0 and codes[0] == 200
+    finally:
+        agent.stop()
