@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from upkeep.policies.attestations import Attestation, AttestationLedger
 from upkeep.policies.checklist import STATUSES, Catalogue, ChecklistResult, evaluate, load_catalogue
 from upkeep.policies.checklist_history import AssessmentLedger
+from upkeep.policies.thai import BANGKOK
 
 from upkeep.config import Config
 from upkeep.errors import ConfigError, StoreError
@@ -33,6 +35,11 @@ CONTROL_STATUS = gauge("upkeep_checklist_control_status",
                        "1 for the control's current status, 0 for the others (pass, fail, "
                        "partial, manual-pending, expired, not-applicable, error).",
                        ("control", "status"), room=_R)
+ATTESTATION_VALID_UNTIL = gauge(
+    "upkeep_checklist_attestation_valid_until_timestamp_seconds",
+    "When the current attestation of a control stops counting (the end of its valid-until "
+    "day, Asia/Bangkok); subject is empty for an organisation-wide attestation.",
+    ("control", "subject"), unit="seconds", room=_R)
 CHECKLIST_LEVEL = gauge("upkeep_checklist_level",
                         "Step reached on the plan's five-step ladder for project 11 "
                         "(0 = step 1 not met).", room=_R)
@@ -104,6 +111,13 @@ class ChecklistService:
                 yield sample(CONTROL_STATUS, 1 if row.status == status else 0,
                              control=row.control.id, status=status)
         yield sample(CHECKLIST_LEVEL, result.level)
+        known = {row.control.id for row in result.controls}
+        for (control, subject), item in sorted(self.attestations().items()):
+            if control in known:
+                end = datetime.combine(item.valid_until + timedelta(days=1), datetime.min.time(),
+                                       BANGKOK)
+                yield sample(ATTESTATION_VALID_UNTIL, end.timestamp(), control=control,
+                             subject=subject)
 
 
 def checklist_service(agent: Agent) -> ChecklistService:

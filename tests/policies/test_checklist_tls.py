@@ -194,6 +194,10 @@ def test_agent_exports_and_attests(site: Site, tmp_path: Path) -> None:
         assert ok.json()["sha256"] == hashlib.sha256(b"%PDF memo").hexdigest()
         wait_for(lambda: metric(parse_metrics(agent.metrics()), "upkeep_checklist_level") == 1,
                  timeout=10, message="level 1 after attesting the laws")
+        # valid through 30 Sep 2099 in Bangkok: it stops counting at 1 Oct 00:00 ICT
+        assert metric(parse_metrics(agent.metrics()),
+                      "upkeep_checklist_attestation_valid_until_timestamp_seconds",
+                      control="P11-LAW-01", subject="") == 4094470800.0
         history = agent.get("/api/v1/checklist/attestations").json()["attestations"]
         assert [(a["control"], a["by"], a["evidence_name"]) for a in history] == [
             ("P11-LAW-01", "สมชาย ใจดี", "memo.pdf")]
