@@ -48,6 +48,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "not_available": ("Not available in this agent yet: {what}.",
                       "ส่วนนี้ยังไม่พร้อมใช้งานในเอเจนต์นี้: {what}"),
     "none_configured": ("None configured.", "ยังไม่ได้กำหนดค่า"),
+    "no_systems": ("No systems are configured, so there is no KPI to grade: add them under "
+                   "systems: in the configuration.",
+                   "ยังไม่ได้กำหนดระบบงาน จึงยังไม่มี KPI ให้ประเมิน: เพิ่มได้ที่หัวข้อ systems: "
+                   "ในไฟล์ตั้งค่า"),
     "name": ("Name", "ชื่อ"),
     "kind": ("Kind", "ประเภท"),
     "status": ("Status", "สถานะ"),

@@ -234,6 +234,10 @@ def level_table(agent: Agent, lang: Lang) -> str:
 def incidents(agent: Agent, lang: Lang) -> str:
     out = [level_table(agent, lang)]
     tail = downloads(agent, lang, ["kpi"])
+    if not agent.config.systems:
+        # nothing to grade: say what to configure rather than "not available"
+        out.append(f'<p class="missing" role="note">{e(label("no_systems", lang))}</p>')
+        return "".join(out)
     kpi = parts.kpi(agent)
     from upkeep.policies.thai import fiscal_year
 

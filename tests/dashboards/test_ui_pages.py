@@ -97,7 +97,7 @@ def test_overview_puts_power_first_then_down_then_certificates(client: TestClien
 
 
 def test_parts_not_running_say_so_and_pages_still_work(client: TestClient) -> None:
-    for page, what in (("incidents", "Not available in this agent yet"),
+    for page, what in (("incidents", "No systems are configured"),
                        ("checklist", "Not available in this agent yet"),
                        ("assets", "Not available in this agent yet")):
         response = client.get(f"/ui/{page}?lang=en")
@@ -184,3 +184,14 @@ def test_dates_use_the_languages_calendar(lang: Any, expected: str) -> None:
     assert i18n.date(1_600_000_000, lang) == expected
     assert i18n.date("2020-09-13", lang) == expected
     assert i18n.date(None, lang) == "–"
+
+
+def test_kpi_page_without_its_service_keeps_the_level_table() -> None:
+    extra = "systems:\n  - {name: intranet, checks: ['web:portal']}\n"
+    client = TestClient(create_app(make_agent(extra), manage_lifecycle=False))
+    body = client.get("/ui/incidents?lang=th").text
+    assert "ยังไม่พร้อมใช้งาน" in body and "kpi service is not running" in body
+    levels = re.findall(r"<tr><td><strong>(\d)</strong></td><td>([^<]+)</td>", body)
+    assert levels == [("5", "12 ชั่วโมง (0.5 วัน)"), ("4", "24 ชั่วโมง (1 วัน)"),
+                      ("3", "36 ชั่วโมง (1.5 วัน)"), ("2", "48 ชั่วโมง (2 วัน)"),
+                      ("1", "60 ชั่วโมง (2.5 วัน)")]
