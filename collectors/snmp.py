@@ -269,6 +269,16 @@ class SnmpCollector(Collector):
             self._engine = self._tables = None
 
     async def aclose(self) -> None:
+        if self._engine is not None and self._tables is not None:
+            # stop reading first, then let answers already queued on the loop be handled
+            # while their transport is still registered (else pysnmp logs "Unregistered
+            # transport" for each late answer)
+            for domain in self._tables.domains:
+                carrier = engine_config.get_transport(self._engine, domain)
+                sock_transport = getattr(carrier, "transport", None)
+                if sock_transport is not None:
+                    sock_transport.pause_reading()
+            await asyncio.sleep(0)
         self._close_engine()
 
     # --- poll --------------------------------------------------------------------------------
