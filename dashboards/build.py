@@ -16,196 +16,30 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 39
+from upkeep.dashboards.grafana_json import (
+    DS,
+    UIDS,
+    Layout,
+    S,
+    dashboard,
+    query_var,
+    site_var,
+    stat,
+    state_timeline,
+    table,
+    timeseries,
+)
+
 HERE = Path(__file__).resolve().parent
-DS = {"type": "prometheus", "uid": "${datasource}"}
-S = 'site=~"$site"'
-
-Panel = dict[str, Any]
-
-UIDS = {
-    "fleet": "upkeep-fleet-overview",
-    "site": "upkeep-site-detail",
-    "ups": "upkeep-ups-detail",
-    "websites": "upkeep-websites-certificates",
-    "hosts": "upkeep-hosts",
-    "kpi": "upkeep-kpi-compliance",
-}
-TITLES = {
-    "fleet": "upkeep / Fleet overview",
-    "site": "upkeep / Site detail",
-    "ups": "upkeep / UPS detail",
-    "websites": "upkeep / Websites and certificates",
-    "hosts": "upkeep / Hosts",
-    "kpi": "upkeep / KPI and compliance",
-}
 
 
-class Layout:
-    """Places panels left to right on the 24-column grid and numbers them."""
-
-    def __init__(self) -> None:
-        self.panels: list[Panel] = []
-        self.x = 0
-        self.y = 0
-        self.row_h = 0
-        self.next_id = 1
-
-    def add(self, panel: Panel, w: int, h: int) -> None:
-        if self.x + w > 24:
-            self.newline()
-        panel["id"] = self.next_id
-        self.next_id += 1
-        panel["gridPos"] = {"x": self.x, "y": self.y, "w": w, "h": h}
-        self.panels.append(panel)
-        self.x += w
-        self.row_h = max(self.row_h, h)
-
-    def newline(self) -> None:
-        self.y += self.row_h
-        self.x = 0
-        self.row_h = 0
-
-    def row(self, title: str) -> None:
-        if self.x:
-            self.newline()
-        self.add({"type": "row", "title": title, "collapsed": False, "panels": []}, 24, 1)
-        self.newline()
-
-
-def targets(*queries: tuple[str, str] | str, instant: bool = False,
-            table: bool = False) -> list[dict[str, Any]]:
-    out = []
-    for index, query in enumerate(queries):
-        expr, legend = (query, "") if isinstance(query, str) else query
-        target: dict[str, Any] = {"refId": chr(ord("A") + index), "expr": expr,
-                                  "datasource": DS}
-        if legend:
-            target["legendFormat"] = legend
-        if instant or table:
-            target["instant"] = True
-            target["range"] = False
-        if table:
-            target["format"] = "table"
-        out.append(target)
+def _board(key: str, layout: Layout, **kwargs: Any) -> dict[str, Any]:
+    # typed here: mypy sees the package-dir-mapped module only as Any
+    out: dict[str, Any] = dashboard(key, layout, **kwargs)
     return out
-
-
-def _thresholds(steps: Sequence[tuple[float | None, str]]) -> dict[str, Any]:
-    return {"mode": "absolute",
-            "steps": [{"color": color, "value": value} for value, color in steps]}
-
-
-def stat(title: str, expr: str, *, unit: str = "none", description: str = "",
-         steps: Sequence[tuple[float | None, str]] | None = None, legend: str = "",
-         mappings: list[dict[str, Any]] | None = None) -> Panel:
-    return {
-        "type": "stat", "title": title, "description": description, "datasource": DS,
-        "targets": targets((expr, legend), instant=True),
-        "fieldConfig": {"defaults": {
-            "unit": unit, "thresholds": _thresholds(steps or [(None, "green")]),
-            "mappings": mappings or [], "color": {"mode": "thresholds"}}, "overrides": []},
-        "options": {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-                    "colorMode": "background", "graphMode": "none", "textMode": "auto",
-                    "justifyMode": "auto", "orientation": "auto"},
-    }
-
-
-def timeseries(title: str, *queries: tuple[str, str], unit: str = "none",
-               description: str = "", min_: float | None = None,
-               max_: float | None = None) -> Panel:
-    defaults: dict[str, Any] = {"unit": unit, "custom": {"lineWidth": 1, "fillOpacity": 10}}
-    if min_ is not None:
-        defaults["min"] = min_
-    if max_ is not None:
-        defaults["max"] = max_
-    return {
-        "type": "timeseries", "title": title, "description": description, "datasource": DS,
-        "targets": targets(*queries),
-        "fieldConfig": {"defaults": defaults, "overrides": []},
-        "options": {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
-                    "tooltip": {"mode": "multi", "sort": "none"}},
-    }
-
-
-def table(title: str, *queries: tuple[str, str], unit: str = "none", description: str = "",
-          steps: Sequence[tuple[float | None, str]] | None = None,
-          links: list[dict[str, Any]] | None = None) -> Panel:
-    defaults: dict[str, Any] = {"unit": unit, "thresholds": _thresholds(steps or [(None, "green")]),
-                                "custom": {"cellOptions": {"type": "color-background"}}
-                                if steps else {}}
-    if links:
-        defaults["links"] = links
-    return {
-        "type": "table", "title": title, "description": description, "datasource": DS,
-        "targets": targets(*queries, table=True),
-        "fieldConfig": {"defaults": defaults, "overrides": []},
-        "transformations": [{"id": "merge", "options": {}},
-                            {"id": "organize", "options": {"excludeByName": {"Time": True}}}],
-        "options": {"showHeader": True, "cellHeight": "sm"},
-    }
-
-
-def state_timeline(title: str, expr: str, legend: str, description: str = "") -> Panel:
-    return {
-        "type": "state-timeline", "title": title, "description": description, "datasource": DS,
-        "targets": targets((expr, legend)),
-        "fieldConfig": {"defaults": {
-            "color": {"mode": "thresholds"}, "thresholds": _thresholds([(None, "green"),
-                                                                        (1, "red")]),
-            "mappings": [{"type": "value", "options": {"0": {"text": "no", "color": "green"},
-                                                       "1": {"text": "yes", "color": "red"}}}]},
-            "overrides": []},
-        "options": {"showValue": "never", "mergeValues": True, "rowHeight": 0.8},
-    }
-
-
-def link(key: str, *, keep_vars: bool = True) -> dict[str, Any]:
-    return {"title": TITLES[key].removeprefix("upkeep / "), "type": "link", "icon": "dashboard",
-            "url": f"/d/{UIDS[key]}", "includeVars": keep_vars, "keepTime": True,
-            "targetBlank": False, "tooltip": "", "tags": [], "asDropdown": False}
-
-
-def datasource_var() -> dict[str, Any]:
-    return {"name": "datasource", "label": "Data source", "type": "datasource",
-            "query": "prometheus", "current": {}, "hide": 0, "refresh": 1, "regex": "",
-            "includeAll": False, "multi": False, "options": []}
-
-
-def query_var(name: str, label: str, query: str, *, multi: bool = True) -> dict[str, Any]:
-    return {"name": name, "label": label, "type": "query", "datasource": DS,
-            "definition": query, "query": {"query": query, "refId": f"{name}-query"},
-            "refresh": 2, "sort": 1, "multi": multi, "includeAll": True, "allValue": ".*",
-            "current": {}, "hide": 0, "regex": "", "options": []}
-
-
-def site_var() -> dict[str, Any]:
-    return query_var("site", "Site", "label_values(upkeep_agent_info, site)")
-
-
-def dashboard(key: str, layout: Layout, *, tags: list[str], variables: list[dict[str, Any]],
-              description: str, annotations: list[dict[str, Any]] | None = None,
-              time_from: str = "now-6h") -> dict[str, Any]:
-    others = [link(k) for k in UIDS if k != key]
-    return {
-        "uid": UIDS[key], "title": TITLES[key], "description": description,
-        "tags": ["upkeep", *tags], "schemaVersion": SCHEMA_VERSION, "version": 1,
-        "editable": False, "graphTooltip": 1, "timezone": "browser", "refresh": "30s",
-        "time": {"from": time_from, "to": "now"}, "fiscalYearStartMonth": 9,
-        "liveNow": False, "weekStart": "",
-        "templating": {"list": [datasource_var(), *variables]},
-        "annotations": {"list": [{
-            "builtIn": 1, "datasource": {"type": "grafana", "uid": "-- Grafana --"},
-            "enable": True, "hide": True, "iconColor": "rgba(0, 211, 255, 1)",
-            "name": "Annotations & Alerts", "type": "dashboard"}, *(annotations or [])]},
-        "links": others,
-        "panels": layout.panels,
-    }
-
 
 POWER_ANNOTATION = {
     "name": "On battery", "datasource": DS, "enable": True, "iconColor": "orange",
@@ -256,7 +90,7 @@ def fleet() -> dict[str, Any]:
                        min_=0, max_=1), 12, 7)
     lay.add(timeseries("Targets up by kind",
                        (f"sum by (kind) (upkeep_up{{{S}}})", "{{kind}}"), min_=0), 12, 7)
-    return dashboard("fleet", lay, tags=["fleet"], variables=[site_var()],
+    return _board("fleet", lay, tags=["fleet"], variables=[site_var()],
                      annotations=[POWER_ANNOTATION],
                      description="Every site at a glance: power, hosts, websites, open incidents, "
                                  "KPI level.")
@@ -288,7 +122,7 @@ def site_detail() -> dict[str, Any]:
                        unit="percentunit", min_=0, max_=1), 8, 7)
     lay.add(timeseries("Websites up", (f"upkeep_website_up{{{S}}}", "{{website}} {{family}}"),
                        min_=0, max_=1), 8, 7)
-    return dashboard("site", lay, tags=["site"], variables=[site_var()],
+    return _board("site", lay, tags=["site"], variables=[site_var()],
                      annotations=[POWER_ANNOTATION],
                      description="One site: its targets, power, hosts and websites.")
 
@@ -338,7 +172,7 @@ def ups_detail() -> dict[str, Any]:
                  f"sum(increase(upkeep_ups_on_battery_seconds_total{{{U}}}[$__range])) "
                  f"or vector(0)", unit="s"), 12, 7)
     ups = query_var("ups", "UPS", 'label_values(upkeep_ups_info{site=~"$site"}, ups)')
-    return dashboard("ups", lay, tags=["ups"], variables=[site_var(), ups],
+    return _board("ups", lay, tags=["ups"], variables=[site_var(), ups],
                      annotations=[POWER_ANNOTATION],
                      description="One or more UPS units: status timeline, charge and runtime, "
                                  "load, battery age, power events.")
@@ -376,7 +210,7 @@ def websites() -> dict[str, Any]:
                   steps=[(None, "red"), (365, "green")]), 12, 7)
     website = query_var("website", "Website",
                         'label_values(upkeep_website_up{site=~"$site"}, website)')
-    return dashboard("websites", lay, tags=["websites", "tls"], variables=[site_var(), website],
+    return _board("websites", lay, tags=["websites", "tls"], variables=[site_var(), website],
                      description="Websites and their certificates: days to expiry, TLS versions "
                                  "accepted, IPv6 parity, problems.")
 
@@ -409,7 +243,7 @@ def hosts() -> dict[str, Any]:
     lay.add(stat("Processes", f"sum(upkeep_host_processes{{{S}}})"), 8, 4)
     lay.add(stat("Failing service checks",
                  f"count(upkeep_host_service_up{{{S}}} == 0) or vector(0)", steps=OK_BAD), 8, 4)
-    return dashboard("hosts", lay, tags=["hosts"], variables=[site_var()],
+    return _board("hosts", lay, tags=["hosts"], variables=[site_var()],
                      description="Servers sampled by the agents (node_exporter-compatible names "
                                  "under upkeep_host_).")
 
@@ -439,7 +273,7 @@ def kpi() -> dict[str, Any]:
     lay.add(table("End of life",
                   (f"(upkeep_asset_end_of_life_timestamp_seconds{{{S}}} - time()) / 86400",
                    "days left"), steps=[(None, "red"), (0, "orange"), (365, "green")]), 24, 8)
-    return dashboard("kpi", lay, tags=["kpi", "compliance"], variables=[site_var()],
+    return _board("kpi", lay, tags=["kpi", "compliance"], variables=[site_var()],
                      time_from="now-7d",
                      description="KPI levels per system per fiscal year, open incidents, "
                                  "checklist status and assets due.")
