@@ -107,8 +107,13 @@ class Problem:
     href: str = "/"
 
 
+#: most urgent first: power, then what is down, then what will go wrong, then compliance
+URGENCY = ("on_battery", "low_battery", "system_down", "target_down", "service_down",
+           "cert_expired", "replace_battery", "cert_expiring", "control_failing")
+
+
 def problems(agent: Agent, parts: dict[str, Part]) -> list[Problem]:
-    """What is wrong now, most urgent first (power, then down, then expiring, then controls)."""
+    """What is wrong now, most urgent first (``URGENCY``; stable within a kind)."""
     found: list[Problem] = []
     for row in ups_rows(agent):
         flags = ups_flags(row)
@@ -145,7 +150,7 @@ def problems(agent: Agent, parts: dict[str, Part]) -> list[Problem]:
             if control.get("status") in ("fail", "expired", "error"):
                 found.append(Problem("control_failing", str(control.get("id")),
                                      str(control.get("status")), "/ui/checklist"))
-    return found
+    return sorted(found, key=lambda p: URGENCY.index(p.what))
 
 
 def _page_of(kind: str) -> str:

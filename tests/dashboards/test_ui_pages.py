@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from upkeep.agents.app import create_app
 from upkeep.agents.runtime import Agent
 from upkeep.collectors.ups_model import SELFTEST_RESULTS, UpsSnapshot, info_from_snapshot
-from upkeep.dashboards import i18n, web_pages
+from upkeep.dashboards import i18n, web_data, web_pages
 from upkeep.policies.checklist import STATUSES
 
 from upkeep.config import parse_config
@@ -172,7 +172,7 @@ def test_every_label_exists_in_both_languages() -> None:
     dynamic = ([f"st.{s}" for s in STATUSES] + [f"ev.{k}" for k in EVENT_KINDS]
                + [f"selftest.{r}" for r in SELFTEST_RESULTS]
                + [f"as.{s}" for s in ("overdue", "due_in_fy", "next_fy", "later", "unknown")]
-               + [f"nav.{p}" for p in web_pages.PAGES])
+               + [f"nav.{p}" for p in web_pages.PAGES] + list(web_data.URGENCY))
     assert not [k for k in dynamic if k not in i18n.LABELS]
     for key, (en, th) in i18n.LABELS.items():
         assert en and th, key
