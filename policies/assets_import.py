@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
+import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -136,7 +138,7 @@ def validate_row(row: int, raw: dict[str, Any]) -> ParsedRow | Rejection:
                 number = float(values[key].replace(",", ""))
             except ValueError:
                 return Rejection(row, f"{key}: {values[key]!r} is not a number")
-            if number < lower or number > (1e10 if key == "price_thb" else 50):
+            if not math.isfinite(number) or number < lower or number > (1e10 if key == "price_thb" else 50):
                 return Rejection(row, f"{key}: {values[key]} is out of range")
             values[key] = f"{number:g}" if key == "life_years" else f"{number:.2f}"
     status = values.get("status", "").lower().replace(" ", "_")
@@ -189,7 +191,7 @@ def read_table(path: Path) -> list[tuple[int, dict[str, Any]]]:
                 book.close()
         else:
             raise AssetFileError(f"{path}: use a .csv or .xlsx file")
-    except (OSError, UnicodeDecodeError, ValueError, KeyError) as err:
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, zipfile.BadZipFile) as err:
         if isinstance(err, AssetFileError):
             raise
         raise AssetFileError(f"cannot read {path}: {err}") from err

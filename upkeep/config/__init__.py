@@ -180,6 +180,14 @@ def _iter_problems(err: ValidationError, lines: dict[tuple[str | int, ...], int]
 def parse_config(text: str, *, source: str = "<config>") -> Config:
     """Validate YAML text; raise ``ConfigError`` with every problem found."""
     try:
+        return _parse_config(text, source)
+    except RecursionError:  # a recursive alias (&a [*a]) or absurd nesting
+        raise ConfigError([("", f"{source}: nested too deeply (or a recursive YAML alias)")]
+                          ) from None
+
+
+def _parse_config(text: str, source: str) -> Config:
+    try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
