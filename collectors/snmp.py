@@ -286,7 +286,7 @@ class SnmpCollector(Collector):
     async def poll(self, target: Target) -> Reading:
         session = self._sessions[target.name]
         started = time.monotonic()
-        deadline = started + target.timeout * 0.95
+        deadline = started + target.timeout * 0.9
         try:
             reading = await self._poll(session, deadline)
         except CollectorError as err:

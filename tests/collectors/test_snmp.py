@@ -251,6 +251,44 @@ def test_silent_agent_is_a_timeout_bounded_by_the_target_timeout(
     assert elapsed < 2.5
 
 
+@pytest.fixture
+def garbage_udp() -> Iterator[int]:
+    """A UDP port that answers every datagram with bytes that are not SNMP."""
+    import threading
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.1)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                _data, peer = sock.recvfrom(65535)
+            except TimeoutError:
+                continue
+            sock.sendto(b"\x30\x82\xff\xff garbage \x00\xff" * 20, peer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield sock.getsockname()[1]
+    stop.set()
+    thread.join(2)
+    sock.close()
+
+
+def test_garbage_answers_are_dropped_and_end_as_a_timeout(sim: SnmpSim, garbage_udp: int
+                                                          ) -> None:
+    """pysnmp drops datagrams it cannot decode (UDP may carry strays), so a garbage-speaking
+    peer looks silent: reason timeout, bounded, and the good unit beside it unaffected."""
+    readings = _poll_all(SnmpCollector([
+        ("junk", SnmpConfig(host="127.0.0.1", port=garbage_udp, community="x", timeout="1s")),
+        ("good", _cfg(sim, "eaton-ups"))]))
+    assert (readings["junk"].ok, readings["junk"].reason) == (False, "timeout")
+    assert readings["junk"].duration <= 1.5
+    assert readings["good"].ok and readings["good"].info["mib"] == "eaton"
+
+
 def test_wrong_community_is_a_timeout(sim: SnmpSim) -> None:
     reading = _poll(sim, "no-such-community", timeout="1s")
     assert (reading.ok, reading.reason) == (False, "timeout")
