@@ -35,7 +35,9 @@ def setup_logging(level: str = "info") -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # chatty libraries: APScheduler logs every run, fontTools every PDF font-subsetting step
+    for name in ("apscheduler", "fontTools"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def print_config_error(err: ConfigError, source: str) -> None:
