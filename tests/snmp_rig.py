@@ -31,6 +31,7 @@ independent of the pysnmp code under test.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -72,6 +73,7 @@ def find_responder() -> str:
     pytest.skip(message)
 
 
+@functools.cache
 def _has_pysmi(responder: str) -> bool:
     """The responder's own interpreter (its shebang) can import pysmi."""
     try:
