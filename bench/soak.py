@@ -172,7 +172,10 @@ def report(minutes: float, units: int, idle: dict[str, float], samples: list[dic
                        idle["fds"]]]))
     if not samples:
         return "\n".join(out) + "\n\nno samples"
-    warm = [s for s in samples if s["t"] >= min(600.0, samples[-1]["t"] * 0.2)] or samples
+    # warm-up: the first 10 minutes, or the first fifth of a shorter soak
+    warm = [s for s in samples if s["t"] >= min(600.0, samples[-1]["t"] * 0.2)]
+    if len(warm) < 2:
+        warm = samples
     first, last = warm[0], samples[-1]
     growth = last["rss"] - first["rss"]
     span = max(1e-9, last["t"] - samples[0]["t"])
@@ -215,10 +218,13 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--units", type=int, default=30,
                         help="NUT UPS, SNMP UPS and websites, each (default 30: 94 targets)")
-    parser.add_argument("--quick", action="store_true", help="1 minute, 10 units")
+    parser.add_argument("--quick", action="store_true",
+                        help="10 units, 10 s idle window, a sample every 5 s (and 1 minute "
+                             "unless --minutes is given)")
     args = parser.parse_args()
     if args.quick:
-        print(soak(minutes=min(args.minutes, 1.0), units=10, idle_window=10, sample_every=5))
+        minutes = args.minutes if "--minutes" in sys.argv else 1.0
+        print(soak(minutes=minutes, units=10, idle_window=10, sample_every=5))
     else:
         print(soak(minutes=args.minutes, units=args.units, idle_window=60, sample_every=30))
     return 0

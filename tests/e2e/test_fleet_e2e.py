@@ -49,6 +49,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
 N_SITES = int(os.environ.get("UPKEEP_FLEET_SITES", "80"))
 FAIL_SITE = min(37, N_SITES)
+PROBING_SITES = min(10, N_SITES // 2)
 PASSWORD = "fleet-scrape-password"
 SCRAPE_INTERVAL = 10
 NAT_INTERVAL = 5
@@ -157,12 +158,18 @@ class Fleet:
         self.nut: NutRig | None = None
 
 
-def _inventory(indices: range, fleet: Fleet) -> dict[str, Any]:
-    return {"defaults": {"labels": {"org": "fleet-test"}},
-            "sites": [{"site": site_name(i), "region": region(i),
-                       "office_type": "central" if i == 1 else
-                       ("provincial" if i % 4 else "district"),
-                       "agents": [f"127.0.0.1:{fleet.ports[i]}"]} for i in indices]}
+def _inventory(indices: range, fleet: Fleet, web_port: int) -> dict[str, Any]:
+    sites: list[dict[str, Any]] = []
+    for i in indices:
+        entry: dict[str, Any] = {"site": site_name(i), "region": region(i),
+                                 "office_type": "central" if i == 1 else
+                                 ("provincial" if i % 4 else "district"),
+                                 "agents": [f"127.0.0.1:{fleet.ports[i]}"]}
+        if i <= PROBING_SITES:  # these agents also probe for the centre (/probe, module web1)
+            entry["probes"] = [{"target": f"https://127.0.0.1:{web_port}/probe/{i}",
+                                "module": "web1"}]
+        sites.append(entry)
+    return {"defaults": {"labels": {"org": "fleet-test"}}, "sites": sites}
 
 
 def _scrape_job(name: str, ca_file: Path, password_file: Path) -> dict[str, Any]:
@@ -214,13 +221,16 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
                 config["inventory"] = str(tmp / "fleet-b.yml")
             (site_dir / "upkeep.yml").write_text(yaml.safe_dump(config))
         half = N_SITES // 2
-        (tmp / "fleet-a.yml").write_text(yaml.safe_dump(_inventory(range(1, half + 1), fleet)))
+        (tmp / "fleet-a.yml").write_text(
+            yaml.safe_dump(_inventory(range(1, half + 1), fleet, web_port)))
         (tmp / "fleet-b.yml").write_text(
-            yaml.safe_dump(_inventory(range(half + 1, N_SITES + 1), fleet)))
-        sd = subprocess.run([sys.executable, "-m", "upkeep.agents.cli", "sd", "--inventory",
-                             str(tmp / "fleet-a.yml"), "-o", str(tmp / "sd" / "agents.json")],
-                            capture_output=True, text=True, timeout=60)
-        assert sd.returncode == 0, sd.stderr
+            yaml.safe_dump(_inventory(range(half + 1, N_SITES + 1), fleet, web_port)))
+        for kind, out in (("agents", "sd/agents.json"), ("probes", "sd-probes/probes.json")):
+            sd = subprocess.run([sys.executable, "-m", "upkeep.agents.cli", "sd",
+                                 "--inventory", str(tmp / "fleet-a.yml"), "--kind", kind,
+                                 "-o", str(tmp / out)], capture_output=True, text=True,
+                                timeout=60)
+            assert sd.returncode == 0, sd.stderr
 
         sim_log = (tmp / "fleet_sim.log").open("ab")
         fleet.sim_proc = subprocess.Popen(
@@ -266,12 +276,19 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
                      "refresh_interval": "10s", "tls_config": {"ca_file": str(ca_file)},
                      "basic_auth": {"username": "prometheus",
                                     "password_file": str(password_file)}}]}
+        # the /probe job of deploy/prometheus/prometheus.yml, pointed at the test's files
+        deployed = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
+        probe_job = next(j for j in deployed["scrape_configs"] if j["job_name"] == "upkeep-probe")
+        probe_job.update(_scrape_job("upkeep-probe", ca_file, password_file),
+                         metrics_path="/probe", scrape_interval=f"{SCRAPE_INTERVAL}s",
+                         scrape_timeout="8s",
+                         file_sd_configs=[{"files": [str(tmp / "sd-probes" / "*.json")]}])
         rules = rules_copy(tmp)
         prometheus = Prometheus(tmp / "prometheus", {
             "global": {"scrape_interval": f"{SCRAPE_INTERVAL}s", "scrape_timeout": "8s",
                        "evaluation_interval": "2s"},
             "rule_files": [str(rules / "*.yml")],
-            "scrape_configs": [job_a, job_b]})
+            "scrape_configs": [job_a, job_b, probe_job]})
         stack.callback(prometheus.stop)
         prometheus.start()
         fleet.prometheus = prometheus
@@ -287,12 +304,12 @@ def test_every_site_up_with_sd_labels(fleet: Fleet) -> None:
     assert prom is not None
 
     def all_up() -> bool:
-        return prom.value('count(up{job=~"upkeep.*"} == 1)') == N_SITES
+        return prom.value('count(up{job=~"upkeep|upkeep-http-sd"} == 1)') == N_SITES
 
-    down = 'up{job=~"upkeep.*"} == 0'
+    down = 'up{job=~"upkeep|upkeep-http-sd"} == 0'
     wait_for(all_up, timeout=180, interval=2,
              message=f"all {N_SITES} targets up (down: {prom.query(down)})")
-    up = prom.query('up{job=~"upkeep.*"}')
+    up = prom.query('up{job=~"upkeep|upkeep-http-sd"}')
     assert {r["metric"]["site"] for r in up} == {site_name(i) for i in range(1, N_SITES + 1)}
     for r in up:
         i = int(r["metric"]["site"].split("-")[1])
@@ -303,6 +320,24 @@ def test_every_site_up_with_sd_labels(fleet: Fleet) -> None:
     # the agent's own identity matches the label SD gave it, at every site
     info = prom.query('upkeep_agent_info')
     assert len(info) == N_SITES
+
+
+def test_probe_job_through_the_inventory(fleet: Fleet) -> None:
+    """deploy/'s /probe job: targets, module and probing agent from ``upkeep sd --kind
+    probes``; the site label is the probing site's."""
+    prom = fleet.prometheus
+    assert prom is not None
+    expr = 'upkeep_website_up{job="upkeep-probe"} == 1'
+    result = wait_for(lambda: len(r := prom.query(expr)) == PROBING_SITES and r, timeout=90,
+                      interval=2, message="every /probe target up: " + str(
+                          prom.query('up{job="upkeep-probe"}')))
+    by_site = {r["metric"]["site"]: r["metric"] for r in result}
+    assert set(by_site) == {site_name(i) for i in range(1, PROBING_SITES + 1)}
+    for site, labels in by_site.items():
+        i = int(site.split("-")[1])
+        assert labels["instance"] == labels["website"]
+        assert labels["instance"].endswith(f"/probe/{i}")
+        assert labels["region"] == region(i)
 
 
 def _docs_numbers() -> dict[str, int]:
@@ -319,15 +354,15 @@ def test_series_per_site_match_the_docs(fleet: Fleet) -> None:
 
     def ready() -> bool:
         # websites poll once a minute: wait until every site has all three, both UPS fresh
-        counts = _by_site(prom.query('count by (site) (upkeep_up{job=~"upkeep.*"} == 1)'))
+        counts = _by_site(prom.query('count by (site) (upkeep_up{job=~"upkeep|upkeep-http-sd"} == 1)'))
         return len(counts) == N_SITES and all(v == docs["targets"] for v in counts.values())
 
     wait_for(ready, timeout=180, interval=2, message="every target of every site up: " + str(
-        prom.query('upkeep_up{job=~"upkeep.*"} == 0')))
+        prom.query('upkeep_up{job=~"upkeep|upkeep-http-sd"} == 0')))
     checks = {
-        "ups_nut": 'count by (site) ({job=~"upkeep.*", ups="nut", __name__=~"upkeep_ups_.*"})',
-        "ups_snmp": 'count by (site) ({job=~"upkeep.*", ups="snmp", __name__=~"upkeep_ups_.*"})',
-        "websites": 'count by (site) ({job=~"upkeep.*", website=~"web[123]"})',
+        "ups_nut": 'count by (site) ({job=~"upkeep|upkeep-http-sd", ups="nut", __name__=~"upkeep_ups_.*"})',
+        "ups_snmp": 'count by (site) ({job=~"upkeep|upkeep-http-sd", ups="snmp", __name__=~"upkeep_ups_.*"})',
+        "websites": 'count by (site) ({job=~"upkeep|upkeep-http-sd", website=~"web[123]"})',
     }
     for key, expr in checks.items():
         per_site = _by_site(prom.query(expr))
@@ -335,11 +370,11 @@ def test_series_per_site_match_the_docs(fleet: Fleet) -> None:
         assert set(per_site.values()) == {float(docs[key])}, (key, per_site)
     # totals: the same at every site (same composition), and what one scrape holds + 5
     # ALERTS* and recorded series carry the job label too; they are the rules', not scraped
-    scraped_only = '{job=~"upkeep.*", __name__!~"ALERTS|ALERTS_FOR_STATE|.*:.*"}'
+    scraped_only = '{job=~"upkeep|upkeep-http-sd", __name__!~"ALERTS|ALERTS_FOR_STATE|.*:.*"}'
     total = _by_site(prom.query(f'count by (site) ({scraped_only})'))
     assert len(set(total.values())) == 1, total
     per_site_total = next(iter(total.values()))
-    scraped = _by_site(prom.query('scrape_samples_scraped{job=~"upkeep.*"}'))
+    scraped = _by_site(prom.query('scrape_samples_scraped{job=~"upkeep|upkeep-http-sd"}'))
     assert set(scraped.values()) == {per_site_total - 5}
     fleet_total = prom.value(f"count({scraped_only})")
     assert fleet_total == per_site_total * N_SITES

@@ -10,7 +10,7 @@ agent's ``/api/v1/sd`` (``inventory: FILE`` in its config). Example::
         office_type: central
         agents: ["10.0.0.5", "10.0.0.6:10316"]
         probes:                       # checked by this site's agent for the centre (/probe)
-          - {target: "https://intranet.example.go.th/", module: website}
+          - {target: "https://intranet.example.go.th/", module: https_full}
       - site: branch-chiangmai
         region: north
         office_type: provincial
@@ -54,9 +54,11 @@ def _check_labels(labels: dict[str, str]) -> dict[str, str]:
 
 
 class ProbeEntry(StrictModel):
-    #: what the site's agent probes (URL, or the name of a UPS/website in its config)
+    #: what the site's agent probes through ``/probe`` (a website URL)
     target: Annotated[str, Field(min_length=1)]
-    module: Annotated[str, Field(min_length=1)] = "website"
+    #: ``https_2xx`` (blackbox's basic https), ``https_full`` (every check) or the name of a
+    #: website in that agent's config (its expectations and CA file)
+    module: Annotated[str, Field(min_length=1)] = "https_2xx"
 
 
 class FleetDefaults(StrictModel):
