@@ -334,6 +334,25 @@ def test_api_writes_need_the_token(outage: dict[str, Any]) -> None:
         ("manual", 4, 46_800)]
     assert agent.get("/api/v1/kpi", params={"fiscal_year": 2568}).json()["systems"]["svc"][
         "level"] == 4
+    # a maintenance window over that outage, added now (after it began): review, then approved
+    window = {"system": "svc", "starts_at": "2025-01-06 07:00", "ends_at": "2025-01-06 12:00",
+              "reason": "ปรับปรุงระบบ"}
+    assert httpx.post(f"{agent.url}/api/v1/maintenance", json=window,
+                      timeout=10).status_code == 401
+    created = httpx.post(f"{agent.url}/api/v1/maintenance", json=window, headers=auth,
+                         timeout=10)
+    assert created.status_code == 201
+    [listed_window] = agent.get("/api/v1/maintenance").json()["windows"]
+    assert (listed_window["requested_by"], listed_window["correction"]) == ("token", False)
+    [late] = agent.get("/api/v1/incidents", params={"system": "svc", "fiscal_year": 2568}
+                       ).json()["incidents"]
+    assert (late["level"], late["review"]) == (4, ["maintenance_after_start"])
+    approve = httpx.post(f"{agent.url}/api/v1/maintenance/{created.json()['id']}/approve",
+                         json={"note": "บันทึกข้อความ 5/2568"}, headers=auth, timeout=10)
+    assert approve.status_code == 200
+    [fixed] = agent.get("/api/v1/incidents", params={"system": "svc", "fiscal_year": 2568}
+                        ).json()["incidents"]
+    assert (fixed["level"], fixed["duration_seconds"], fixed["review"]) == (5, 32_400, [])
 
 
 @pytest.mark.parametrize("lang", ["th", "en"])
