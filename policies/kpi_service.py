@@ -156,7 +156,7 @@ class KpiService:
 
     def samples(self) -> Iterator[Sample]:
         now = time.time()
-        for name, up in self.up.items():
+        for name, up in list(self.up.items()):  # readings may arrive while we render
             yield sample(SYSTEM_UP, 1 if up else 0, system=name)
         if self.ledger is None:
             return
@@ -167,7 +167,7 @@ class KpiService:
             names = [s.name for s in self.config.systems if s.kpi]
             for name in [s.name for s in self.config.systems]:
                 incident = self.ledger.open_incident(name)
-                scale = scale_for(fiscal_year(now), scales)
+                scale = scale_for(fiscal_year(incident.started_at if incident else now), scales)
                 if incident is None:
                     yield sample(INCIDENT_OPEN, 0, system=name)
                     yield sample(INCIDENT_OPEN_DURATION, 0, system=name)
