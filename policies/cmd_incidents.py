@@ -1,4 +1,4 @@
-"""``upkeep incidents list|show|add|ack|resolve|note|rebuild|maintenance``.
+"""``upkeep incidents list|show|add|ack|resolve|note|edit|rebuild|maintenance``.
 
 The CLI writes straight to the agent's SQLite file in ``data_dir`` (WAL lets it do so while
 the agent runs) and records the operating-system user as who did it. Times are given as
@@ -189,6 +189,25 @@ def _note(args: argparse.Namespace, config: Config, ledger: Ledger) -> int:
     return EXIT_OK
 
 
+def _edit(args: argparse.Namespace, config: Config, ledger: Ledger) -> int:
+    """A reviewed correction: e.g. the real start time found in the server's logs settles
+    a data gap (start and earliest start become the same, the review flag goes away)."""
+    changes: dict[str, Any] = {}
+    if args.started is not None:
+        changes["started_at"] = changes["started_earliest"] = args.started
+    if args.restored is not None:
+        changes["restored_at"] = changes["restored_earliest"] = args.restored
+    for key, value in (("cause_category", args.cause_category), ("cause_text", args.cause),
+                       ("fix_text", args.fix)):
+        if value is not None:
+            changes[key] = value
+    if not changes:
+        print("upkeep: nothing to change", file=sys.stderr)
+        return EXIT_CONFIG
+    ledger.edit(args.id, actor(), time.time(), **changes)
+    return EXIT_OK
+
+
 def _mw_list(args: argparse.Namespace, config: Config, ledger: Ledger) -> int:
     rows = [w.to_json() for w in ledger.windows()]
     if args.json:
@@ -256,6 +275,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("id", type=int)
     p.add_argument("--restored", type=parse_when, metavar="WHEN",
                    help="when service came back (default: as detected, else now)")
+    p.add_argument("--cause-category", choices=categories)
+    p.add_argument("--cause")
+    p.add_argument("--fix")
+    p = leaf("edit", "correct an incident after review (before/after kept)", _edit)
+    p.add_argument("id", type=int)
+    p.add_argument("--started", type=parse_when, metavar="WHEN",
+                   help="the confirmed start (settles a data gap at the start)")
+    p.add_argument("--restored", type=parse_when, metavar="WHEN",
+                   help="the confirmed restore time (settles a data gap at the end)")
     p.add_argument("--cause-category", choices=categories)
     p.add_argument("--cause")
     p.add_argument("--fix")

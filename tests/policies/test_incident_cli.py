@@ -104,3 +104,25 @@ def test_cli_and_agent_share_the_file(config: str, tmp_path: Path,
         assert (incident.source, incident.status) == ("manual", "open")
     finally:
         ledger.close()
+
+
+def test_edit_settles_a_data_gap(config: str, tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Scenario 7: worst case 12 h 11 m (L4) vs best 11 h 30 m (L5): review, then the
+    server's logs show the outage began at 08:41, and the incident is L5 without review."""
+    ledger = Ledger.open(tmp_path / "data")
+    iid = ledger.add("jfs", parse_when("2025-03-10 08:41"),
+                     started_earliest=parse_when("2025-03-10 08:00"),
+                     restored_at=parse_when("2025-03-10 20:11"), actor="agent", at=1.0,
+                     source="auto")
+    ledger.close()
+    shown = json.loads(run(capsys, "incidents", "show", str(iid), "-c", config, "--json")[1])
+    assert (shown["level"], shown["review"]) == (4, ["data_gap"])
+    assert run(capsys, "incidents", "edit", str(iid), "-c", config, "--started",
+               "2025-03-10 08:41")[0] == 0
+    shown = json.loads(run(capsys, "incidents", "show", str(iid), "-c", config, "--json")[1])
+    assert (shown["level"], shown["review"], shown["duration_seconds"]) == (5, [], 41_400)
+    assert shown["timeline"][-1]["kind"] == "edit"
+    assert shown["timeline"][-1]["payload"]["before"]["started_earliest"] == parse_when(
+        "2025-03-10 08:00")
+    assert run(capsys, "incidents", "edit", str(iid), "-c", config)[0] == 2
