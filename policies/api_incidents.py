@@ -65,6 +65,16 @@ class Resolve(_Body):
     _times = field_validator("restored_at", mode="before")(_time)
 
 
+class Edit(_Body):
+    started_at: float | None = None
+    restored_at: float | None = None
+    cause_category: str | None = None
+    cause_text: str | None = None
+    fix_text: str | None = None
+
+    _times = field_validator("started_at", "restored_at", mode="before")(_time)
+
+
 class Note(_Body):
     text: str
 
@@ -176,6 +186,28 @@ async def resolve_incident(request: Request, incident_id: int, body: Resolve, wh
         raise _fail(err) from err
     request.app.state.agent.store.changed()
     return {"id": incident_id, "status": "closed"}
+
+
+@router.post("/incidents/{incident_id}/edit")
+async def edit_incident(request: Request, incident_id: int, body: Edit, who: Writer
+                        ) -> dict[str, Any]:
+    """A reviewed correction; a confirmed time also settles its data-gap bound."""
+    changes: dict[str, Any] = {}
+    if body.started_at is not None:
+        changes["started_at"] = changes["started_earliest"] = body.started_at
+    if body.restored_at is not None:
+        changes["restored_at"] = changes["restored_earliest"] = body.restored_at
+    for key in ("cause_category", "cause_text", "fix_text"):
+        if getattr(body, key) is not None:
+            changes[key] = getattr(body, key)
+    if not changes:
+        raise HTTPException(400, "nothing to change")
+    try:
+        _ledger(request).edit(incident_id, who, time.time(), **changes)
+    except LedgerError as err:
+        raise _fail(err) from err
+    request.app.state.agent.store.changed()
+    return {"id": incident_id}
 
 
 @router.post("/incidents/{incident_id}/notes", status_code=201)

@@ -353,6 +353,16 @@ def test_api_writes_need_the_token(outage: dict[str, Any]) -> None:
     [fixed] = agent.get("/api/v1/incidents", params={"system": "svc", "fiscal_year": 2568}
                         ).json()["incidents"]
     assert (fixed["level"], fixed["duration_seconds"], fixed["review"]) == (5, 32_400, [])
+    edit_url = f"{agent.url}/api/v1/incidents/{fixed['id']}/edit"
+    assert httpx.post(edit_url, json={"cause_category": "human"}, headers=wrong,
+                      timeout=10).status_code == 403
+    assert httpx.post(edit_url, json={"cause_category": "aliens"}, headers=auth,
+                      timeout=10).status_code == 400
+    assert httpx.post(edit_url, json={"restored_at": "2025-01-06 14:00"}, headers=auth,
+                      timeout=10).status_code == 200
+    edited = agent.get(f"/api/v1/incidents/{fixed['id']}").json()
+    # 08:00 -> 14:00 is 6 h, of which 4 h inside the approved window
+    assert (edited["duration_seconds"], edited["timeline"][-1]["kind"]) == (7_200, "edit")
 
 
 @pytest.mark.parametrize("lang", ["th", "en"])
