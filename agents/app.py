@@ -70,6 +70,7 @@ def extra_routers() -> list[APIRouter]:
         __import__("upkeep.agents.api_probe", fromlist=["router"]).router,  # /probe (websites)
         __import__("upkeep.policies.api_policies", fromlist=["router"]).router,  # checklist, assets
         __import__("upkeep.dashboards.web", fromlist=["router"]).router,  # the UI at /
+        __import__("upkeep.agents.api_debug", fromlist=["router"]).router,  # debug/runtime
     ]
 
 
@@ -91,6 +92,7 @@ def create_app(agent: Agent, *, manage_lifecycle: bool = True,
     app = FastAPI(title="upkeep", version=__version__, lifespan=lifespan,
                   docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
     app.state.agent = agent
+    app.add_middleware(__import__("upkeep.agents.limits", fromlist=["x"]).BodyLimit)  # 413
     app.include_router(core)
     for router in extra_routers():
         app.include_router(router)

@@ -49,6 +49,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     except ConfigError as err:
         print_config_error(err, args.config or "<embedded default>")
         return EXIT_CONFIG
+    __import__("upkeep.agents.config_security", fromlist=["x"]).warn_if_exposed(args.config, config)
     for problem in exposure_warnings(config.listen_host, toolkit, config.web):
         log.warning("listening on %s beyond loopback %s", config.listen, problem)
     agent = Agent(config)
