@@ -21,14 +21,15 @@ Sizes come from the environment for a quick look on a laptop: UPKEEP_FLEET_SITES
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
-import shutil
 import signal
 import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -179,7 +180,8 @@ def _scrape_job(name: str, ca_file: Path, password_file: Path) -> dict[str, Any]
 
 
 @pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+def fleet(tmp_path_factory: pytest.TempPathFactory, nat: NatScenario) -> Iterator[Fleet]:
+    # ``nat`` first: its 60 s outage runs in the background while the fleet starts
     need_binary("prometheus")
     tmp = tmp_path_factory.mktemp("fleet")
     fleet = Fleet(tmp)
@@ -347,6 +349,27 @@ def _docs_numbers() -> dict[str, int]:
     return {k: int(v) for k, v in (item.split("=") for item in match.group(1).split())}
 
 
+AGENTS = 'job=~"upkeep|upkeep-http-sd"'
+SERIES_CHECKS = {
+    "ups_nut": f'count by (site) ({{{AGENTS}, ups="nut", __name__=~"upkeep_ups_.*"}})',
+    "ups_snmp": f'count by (site) ({{{AGENTS}, ups="snmp", __name__=~"upkeep_ups_.*"}})',
+    "websites": f'count by (site) ({{{AGENTS}, website=~"web[123]"}})',
+}
+
+
+def _odd_series(prom: Prometheus, key: str, site: str) -> set[str]:
+    """Series of one component at ``site`` that site-001 does not have (or the reverse)."""
+    selector = SERIES_CHECKS[key].removeprefix("count by (site) (").removesuffix(")")
+
+    def names(at: str) -> set[str]:
+        result = prom.query(selector.replace("}", f', site="{at}"}}', 1))
+        return {json.dumps({k: v for k, v in r["metric"].items()
+                            if k not in ("site", "instance", "job", "region", "office_type")},
+                           sort_keys=True) for r in result}
+
+    return names(site) ^ names(site_name(1))
+
+
 def test_series_per_site_match_the_docs(fleet: Fleet) -> None:
     prom = fleet.prometheus
     assert prom is not None
@@ -354,27 +377,32 @@ def test_series_per_site_match_the_docs(fleet: Fleet) -> None:
 
     def ready() -> bool:
         # websites poll once a minute: wait until every site has all three, both UPS fresh
-        counts = _by_site(prom.query('count by (site) (upkeep_up{job=~"upkeep|upkeep-http-sd"} == 1)'))
+        counts = _by_site(prom.query(f"count by (site) (upkeep_up{{{AGENTS}}} == 1)"))
         return len(counts) == N_SITES and all(v == docs["targets"] for v in counts.values())
 
-    wait_for(ready, timeout=180, interval=2, message="every target of every site up: " + str(
-        prom.query('upkeep_up{job=~"upkeep|upkeep-http-sd"} == 0')))
-    checks = {
-        "ups_nut": 'count by (site) ({job=~"upkeep|upkeep-http-sd", ups="nut", __name__=~"upkeep_ups_.*"})',
-        "ups_snmp": 'count by (site) ({job=~"upkeep|upkeep-http-sd", ups="snmp", __name__=~"upkeep_ups_.*"})',
-        "websites": 'count by (site) ({job=~"upkeep|upkeep-http-sd", website=~"web[123]"})',
-    }
-    for key, expr in checks.items():
+    wait_for(ready, timeout=180, interval=2, message="every target of every site up")
+
+    def matches() -> bool:
+        # a probe that half-failed under load (e.g. one TLS version check timed out) adds or
+        # drops a series until its next poll; the steady state is what the docs size
+        return all(set(_by_site(prom.query(expr)).values()) == {float(docs[key])}
+                   for key, expr in SERIES_CHECKS.items())
+
+    with contextlib.suppress(AssertionError):
+        wait_for(matches, timeout=150, interval=3, message="steady series counts")
+    for key, expr in SERIES_CHECKS.items():
         per_site = _by_site(prom.query(expr))
         assert len(per_site) == N_SITES, key
-        assert set(per_site.values()) == {float(docs[key])}, (key, per_site)
+        odd = {site: n for site, n in per_site.items() if n != docs[key]}
+        assert not odd, (key, docs[key], odd,
+                         _odd_series(prom, key, next(iter(odd))) if odd else None)
     # totals: the same at every site (same composition), and what one scrape holds + 5
     # ALERTS* and recorded series carry the job label too; they are the rules', not scraped
-    scraped_only = '{job=~"upkeep|upkeep-http-sd", __name__!~"ALERTS|ALERTS_FOR_STATE|.*:.*"}'
+    scraped_only = f'{{{AGENTS}, __name__!~"ALERTS|ALERTS_FOR_STATE|.*:.*"}}'
     total = _by_site(prom.query(f'count by (site) ({scraped_only})'))
     assert len(set(total.values())) == 1, total
     per_site_total = next(iter(total.values()))
-    scraped = _by_site(prom.query('scrape_samples_scraped{job=~"upkeep|upkeep-http-sd"}'))
+    scraped = _by_site(prom.query(f"scrape_samples_scraped{{{AGENTS}}}"))
     assert set(scraped.values()) == {per_site_total - 5}
     fleet_total = prom.value(f"count({scraped_only})")
     assert fleet_total == per_site_total * N_SITES
@@ -419,70 +447,114 @@ def test_power_failure_at_one_site_fires_one_alert(fleet: Fleet) -> None:
 
 # --- the NAT path: agent mode + remote_write, central down for 60 s -------------------------
 
-def test_nat_branch_survives_central_outage(tmp_path: Path) -> None:
-    need_binary("prometheus")
-    ca = trustme.CA()
-    leaf = ca.issue_cert("127.0.0.1")
-    ca_file, cert, key = tmp_path / "ca.pem", tmp_path / "a.crt", tmp_path / "a.key"
-    ca.cert_pem.write_to_path(str(ca_file))
-    leaf.cert_chain_pems[0].write_to_path(str(cert))
-    leaf.private_key_pem.write_to_path(str(key))
-    (tmp_path / "pw").write_text(PASSWORD)
-    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=8)).decode()
-    branch_dir = tmp_path / "branch"
-    branch_dir.mkdir()
-    agent = AgentProcess(branch_dir, {
-        "site": "branch-nat", "ups": [], "host": {"interval": "5s", "timeout": "3s"},
-        "web": {"tls_server_config": {"cert_file": str(cert), "key_file": str(key)},
-                "basic_auth_users": {"prometheus": hashed}}})
-    central = Prometheus(tmp_path / "central", {"global": {"scrape_interval": "5s"}},
-                         "--web.enable-remote-write-receiver")
-    branch = None
-    client = ssl.create_default_context(cafile=str(ca_file))
-    agent.start(wait=False)
-    try:
-        wait_for(lambda: httpx.get(f"https://127.0.0.1:{agent.port}/healthz", timeout=1,
-                                   verify=client).status_code == 200, timeout=20,
-                 message=f"branch agent ({agent.log_text()[-1000:]})")
-        central.start()
-        branch = Prometheus(tmp_path / "branch-prom", {
+class NatScenario:
+    """A branch agent scraped by Prometheus agent mode (TLS + basic auth), remote_write to a
+    central Prometheus with the receiver; the centre is stopped for 60 s and restarted.
+
+    The timeline runs in a background thread, so the outage overlaps the fleet's start-up;
+    ``test_nat_branch_survives_central_outage`` waits for it and checks what arrived."""
+
+    OUTAGE = 60.0
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        ca = trustme.CA()
+        leaf = ca.issue_cert("127.0.0.1")
+        self.ca_file, cert, key = tmp / "ca.pem", tmp / "a.crt", tmp / "a.key"
+        ca.cert_pem.write_to_path(str(self.ca_file))
+        leaf.cert_chain_pems[0].write_to_path(str(cert))
+        leaf.private_key_pem.write_to_path(str(key))
+        (tmp / "pw").write_text(PASSWORD)
+        hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=8)).decode()
+        (tmp / "branch").mkdir()
+        self.agent = AgentProcess(tmp / "branch", {
+            "site": "branch-nat", "ups": [], "host": {"interval": "5s", "timeout": "3s"},
+            "web": {"tls_server_config": {"cert_file": str(cert), "key_file": str(key)},
+                    "basic_auth_users": {"prometheus": hashed}}})
+        self.central = Prometheus(tmp / "central", {"global": {"scrape_interval": "5s"}},
+                                  "--web.enable-remote-write-receiver")
+        self.branch: Prometheus | None = None
+        self.expr = 'up{job="branch-agent", site="branch-nat"}'
+        self.outage_start = self.outage_end = 0.0
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._timeline, daemon=True)
+
+    def start(self) -> NatScenario:
+        client = ssl.create_default_context(cafile=str(self.ca_file))
+        self.agent.start(wait=False)
+        wait_for(lambda: httpx.get(f"https://127.0.0.1:{self.agent.port}/healthz", timeout=1,
+                                   verify=client).status_code == 200, timeout=60,
+                 message="the branch agent")
+        self.central.start()
+        self.branch = Prometheus(self.tmp / "branch-prom", {
             "global": {"scrape_interval": f"{NAT_INTERVAL}s",
                        "external_labels": {"site": "branch-nat"}},
-            "scrape_configs": [{**_scrape_job("branch-agent", ca_file, tmp_path / "pw"),
-                                "static_configs": [{"targets": [f"127.0.0.1:{agent.port}"]}]}],
-            "remote_write": [{"url": f"{central.url}/api/v1/write",
+            "scrape_configs": [{
+                **_scrape_job("branch-agent", self.ca_file, self.tmp / "pw"),
+                "static_configs": [{"targets": [f"127.0.0.1:{self.agent.port}"]}]}],
+            "remote_write": [{"url": f"{self.central.url}/api/v1/write",
                               "queue_config": {"min_backoff": "1s", "max_backoff": "5s"}}]},
             "--enable-feature=agent")
-        branch.start()
-        expr = 'up{job="branch-agent", site="branch-nat"}'
-        wait_for(lambda: central.value(expr) == 1, timeout=60, interval=1,
-                 message="remote-written samples at central")
-        time.sleep(2 * NAT_INTERVAL)
-        outage_start = time.time()
-        central.stop()  # the WAN link to the centre is gone
-        time.sleep(60)
-        outage_end = time.time()
-        central.start()  # same port, same data dir
+        self.branch.start()
+        self.thread.start()
+        return self
 
-        def caught_up() -> bool:
-            last = central.query(f"timestamp({expr})")
-            return bool(last) and float(last[0]["value"][1]) > outage_end + NAT_INTERVAL
+    def _timeline(self) -> None:
+        try:
+            wait_for(lambda: self.central.value(self.expr) == 1, timeout=90, interval=1,
+                     message="remote-written samples at central")
+            time.sleep(2 * NAT_INTERVAL)
+            self.outage_start = time.time()
+            self.central.stop()  # the WAN link to the centre is gone
+            time.sleep(self.OUTAGE)
+            self.outage_end = time.time()
+            self.central.start()  # same port, same data dir
 
-        wait_for(caught_up, timeout=90, interval=1, message="branch catching up after outage")
-        window = int(time.time() - outage_start + 2 * NAT_INTERVAL)
-        raw = central.query(f"{expr}[{window}s]")
-        assert len(raw) == 1
-        stamps = [float(t) for t, _v in raw[0]["values"]]
-        assert stamps[0] < outage_start and stamps[-1] > outage_end
-        gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
-        # every scrape of the outage arrived: no hole longer than one interval (+ jitter)
-        assert max(gaps) < 1.5 * NAT_INTERVAL, (max(gaps), stamps)
-        inside = [t for t in stamps if outage_start < t < outage_end]
-        assert len(inside) >= int(60 / NAT_INTERVAL) - 1, len(inside)
-        assert all(float(v) == 1 for _t, v in raw[0]["values"])
+            def caught_up() -> bool:
+                last = self.central.query(f"timestamp({self.expr})")
+                return bool(last) and float(last[0]["value"][1]) > self.outage_end + NAT_INTERVAL
+
+            wait_for(caught_up, timeout=120, interval=1,
+                     message="the branch catching up after the outage")
+        except BaseException as err:  # reported by the test, not lost in the thread
+            self.error = err
+
+    def wait(self) -> None:
+        self.thread.join(self.OUTAGE + 300)
+        assert not self.thread.is_alive(), "the NAT timeline did not finish"
+        if self.error is not None:
+            raise self.error
+
+    def stop(self) -> None:
+        if self.thread.is_alive():
+            self.thread.join(self.OUTAGE + 200)
+        if self.branch is not None:
+            self.branch.stop(hard=True)  # agent mode waits for its flush deadline otherwise
+        self.central.stop()
+        self.agent.stop()
+
+
+@pytest.fixture(scope="module")
+def nat(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatScenario]:
+    need_binary("prometheus")
+    scenario = NatScenario(tmp_path_factory.mktemp("nat"))
+    try:
+        yield scenario.start()
     finally:
-        if branch is not None:
-            branch.stop(hard=True)  # agent mode waits for the flush deadline otherwise
-        central.stop()
-        agent.stop()
-        shutil.rmtree(tmp_path / "central", ignore_errors=True)
+        scenario.stop()
+
+
+def test_nat_branch_survives_central_outage(nat: NatScenario) -> None:
+    nat.wait()
+    window = int(time.time() - nat.outage_start + 2 * NAT_INTERVAL)
+    raw = nat.central.query(f"{nat.expr}[{window}s]")
+    assert len(raw) == 1
+    stamps = [float(t) for t, _v in raw[0]["values"]]
+    assert stamps[0] < nat.outage_start and stamps[-1] > nat.outage_end
+    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    # every scrape of the outage arrived after it: no hole anywhere near the 60 s outage
+    # (2 intervals of slack: a busy test machine may delay one scrape)
+    assert max(gaps) < 2 * NAT_INTERVAL, (max(gaps), stamps)
+    inside = [t for t in stamps if nat.outage_start < t < nat.outage_end]
+    assert len(inside) >= int(nat.OUTAGE / NAT_INTERVAL) - 2, len(inside)
+    assert all(float(v) == 1 for _t, v in raw[0]["values"])
