@@ -70,7 +70,6 @@ def extra_routers() -> list[APIRouter]:
         __import__("upkeep.agents.api_probe", fromlist=["router"]).router,  # /probe (websites)
         __import__("upkeep.policies.api_policies", fromlist=["router"]).router,  # checklist, assets
         __import__("upkeep.dashboards.web", fromlist=["router"]).router,  # the UI at /
-        __import__("upkeep.agents.api_debug", fromlist=["router"]).router,  # debug/runtime
     ]
 
 
