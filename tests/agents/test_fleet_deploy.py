@@ -62,14 +62,16 @@ def test_systemd_units_verify_and_are_hardened(tmp_path: Path) -> None:
         pytest.skip("systemd-analyze not installed")
     upkeep = shutil.which("upkeep")
     assert upkeep, "the upkeep console script is not installed (pip install -e .)"
-    for name in ("upkeep.service", "upkeep-sd.service", "upkeep-sd.path"):
+    for name in ("upkeep.service", "upkeep-sd.service", "upkeep-sd.path",
+                 "vmagent-branch.service"):
         text = (DEPLOY / "systemd" / name).read_text().replace("/usr/bin/upkeep", upkeep)
         (tmp_path / name).write_text(text)
     result = subprocess.run([analyze, "verify", *(str(tmp_path / n) for n in
-                                                  ("upkeep.service", "upkeep-sd.service"))],
+                                                  ("upkeep.service", "upkeep-sd.service",
+                                                   "vmagent-branch.service"))],
                             capture_output=True, text=True, timeout=60)
     problems = [line for line in (result.stdout + result.stderr).splitlines()
-                if "upkeep" in line and "is not executable" not in line]
+                if ("upkeep" in line or "vmagent" in line) and "is not executable" not in line]
     assert result.returncode == 0 and problems == [], result.stdout + result.stderr
     unit = (DEPLOY / "systemd" / "upkeep.service").read_text()
     for directive in ("User=upkeep", "NoNewPrivileges=yes", "ProtectSystem=strict",
