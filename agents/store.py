@@ -12,6 +12,7 @@ schema with ``register_schema`` (idempotent ``CREATE ... IF NOT EXISTS`` stateme
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -118,6 +119,22 @@ class StateStore:
             self._changed()
 
 
+def _storage_hint(directory: Path) -> str:
+    """Why a data dir may refuse writes, in words an operator acts on (SQLite only says
+    "unable to open database file")."""
+    try:
+        stats = os.statvfs(directory)
+    except OSError:
+        return ""
+    if stats.f_flag & os.ST_RDONLY:
+        return f" ({directory} is on a read-only file system)"
+    if stats.f_bavail * stats.f_frsize < 64 * 1024:
+        return f" ({directory}: the disk is full)"
+    if not os.access(directory, os.W_OK):
+        return f" (no write permission on {directory})"
+    return ""
+
+
 class Database:
     """The agent's SQLite file. Thread-safe; every ``transaction()`` commits or rolls back."""
 
@@ -134,7 +151,8 @@ class Database:
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute("PRAGMA foreign_keys=ON")
         except (OSError, sqlite3.Error) as err:
-            raise StoreError(f"cannot open the agent's database {self.path}: {err}") from err
+            raise StoreError(f"cannot open the agent's database {self.path}: {err}"
+                             f"{_storage_hint(self.path.parent)}") from err
         self._lock = threading.RLock()
         for name, ddl in self._schemas.items():
             self._apply(name, ddl)
