@@ -46,7 +46,7 @@ KILLS = 50
 class FlappingPort:
     """A TCP listener that comes and goes (a service that keeps crashing)."""
 
-    def __init__(self, period: float = 1.3) -> None:
+    def __init__(self, period: float = 2.0) -> None:
         self.port = free_port()
         self.period = period
         self._stop = threading.Event()
@@ -197,6 +197,8 @@ def test_fifty_kills_lose_nothing(tmp_path: Path, rig: NutRig) -> None:
                                                             timeout="400ms")}],
             "systems": [{"name": "erp", "checks": ["service:flappy"]},
                         {"name": "db", "checks": ["service:dead"]}],
+            # every outage its own incident: many incident writes in flight at kill time
+            "policies": {"kpi": {"open_after": 1, "close_after": 1, "merge_gap": "100ms"}},
             "notify": {"webhooks": [{"url": hook.url, "timeout": "1s"}],
                        "retry": {"initial": "200ms", "max": "1s"}, "dedup_window": "1ms"},
         }
@@ -231,7 +233,7 @@ def test_fifty_kills_lose_nothing(tmp_path: Path, rig: NutRig) -> None:
     assert "Traceback" not in log, log[log.index("Traceback") - 500:][:3000]
     # the run really exercised every kind of write, across the kills
     assert stats["events"] >= 10, stats
-    assert stats["incident_transitions"] >= 4, stats
+    assert stats["incident_transitions"] >= 10, stats
     assert len(writer.attested) >= KILLS and len(writer.noted) >= KILLS, (
         len(writer.attested), len(writer.noted))
     ids = [p["id"] for p in hook.payloads]
