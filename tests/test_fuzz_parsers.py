@@ -183,6 +183,45 @@ def test_snmp_profile_choice_never_raises(values: dict[str, snmp_mibs.Value]) ->
     assert chosen is None or chosen.name in snmp_mibs.PROFILES
 
 
+def _pysnmp_values() -> st.SearchStrategy[object]:
+    from pysnmp.proto import rfc1902, rfc1905
+
+    return st.one_of(
+        st.integers(-(2**31), 2**31 - 1).map(rfc1902.Integer32),
+        st.integers(0, 2**32 - 1).map(rfc1902.Counter32),
+        st.integers(0, 2**64 - 1).map(rfc1902.Counter64),
+        st.integers(0, 2**32 - 1).map(rfc1902.Gauge32),
+        st.integers(0, 2**32 - 1).map(rfc1902.TimeTicks),
+        st.binary(max_size=300).map(rfc1902.OctetString),
+        st.binary(min_size=4, max_size=4).map(rfc1902.IpAddress),
+        st.binary(max_size=40).map(rfc1902.Opaque),
+        st.binary(max_size=8).map(rfc1902.Bits),
+        st.lists(st.integers(0, 2**32 - 1), min_size=2, max_size=20).map(
+            lambda parts: rfc1902.ObjectIdentifier([1, 3, *parts])),
+        st.sampled_from([rfc1905.NoSuchObject(""), rfc1905.NoSuchInstance(""),
+                         rfc1905.EndOfMibView(""), rfc1902.Null("")]),
+    )
+
+
+@FUZZ
+@given(st.data())
+def test_snmp_wire_values_become_plain_values(data: st.DataObject) -> None:
+    """What pysnmp hands over, any type an agent may send, becomes int/bytes/Oid/None or a
+    ProtocolError, and the plain value goes through every MIB decoder the same way."""
+    from upkeep.collectors.snmp import _plain
+
+    raw = data.draw(_pysnmp_values())
+    try:
+        value = _plain(raw)
+    except ProtocolError:
+        return
+    assert value is None or isinstance(value, int | bytes | snmp_mibs.Oid)
+    profile = snmp_mibs.PROFILES[data.draw(st.sampled_from(sorted(snmp_mibs.PROFILES)))]
+    key = data.draw(st.sampled_from([f.key for f in profile.fields]))
+    with contextlib.suppress(ProtocolError):
+        profile.decode("ups1", {key: value}, [], 1.7e9)
+
+
 # --- config --------------------------------------------------------------------------------
 
 yaml_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True),

@@ -332,9 +332,17 @@ def test_secrets_never_leave_the_agent(agent: AgentProcess, tmp_path: Path) -> N
     assert "upkeep_up" in outputs["metrics"]
     # CLI outputs (they read the same config file, with the secrets in it)
     for args in (("incidents", "list"), ("assets", "list"), ("checklist",),
-                 ("checklist", "history"), ("probe",), ("report", "kpi", "--help")):
+                 ("checklist", "history"), ("probe",)):
         result = run_cli(args[0], "-c", str(agent.config_path), *args[1:], timeout=90)
         outputs[f"cli {args}"] = result.stdout + result.stderr
+    for kind in ("kpi", "checklist", "assets"):  # report files, as the CLI writes them
+        for fmt in ("csv", "json"):
+            out = tmp_path / f"{kind}.{fmt}"
+            result = run_cli("report", kind, "-c", str(agent.config_path), "-o", str(out),
+                             "--lang", "en", timeout=90)
+            assert result.returncode == 0, (kind, result.stderr[-1000:])
+            outputs[f"cli report {kind}.{fmt}"] = (result.stdout + result.stderr
+                                                   + out.read_text(errors="replace"))
     # check-config on a broken file that also holds the secrets
     broken = dict(agent.config)
     broken["ups"] = [*agent.config["ups"], {"name": "bad", "nut": {"password": NUT_PASSWORD}}]
