@@ -20,7 +20,15 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    PROMETHEUS_HEADERS, cpu_seconds, free_port, memory_mib, percentile, ratio, start, stop, table,
+    PROMETHEUS_HEADERS,
+    cpu_seconds,
+    free_port,
+    memory_mib,
+    percentile,
+    ratio,
+    start,
+    stop,
+    table,
 )
 
 

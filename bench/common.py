@@ -7,6 +7,7 @@ includes reaped threads; PSS from smaps_rollup).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -46,10 +47,8 @@ def tree_cpu_seconds(pid: int) -> float:
         import psutil
 
         for child in psutil.Process(pid).children(recursive=True):
-            try:
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
                 total += cpu_seconds(child.pid)
-            except (FileNotFoundError, ProcessLookupError):
-                pass
     except Exception:
         pass
     return total

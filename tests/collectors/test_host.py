@@ -7,9 +7,9 @@ import threading
 import time
 
 import pytest
-
 from upkeep.collectors import host
 from upkeep.collectors.base import Target
+
 from upkeep.config import parse_config
 
 
