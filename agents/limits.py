@@ -31,7 +31,9 @@ log = logging.getLogger(__name__)
 #: JSON documents the API accepts are a few hundred bytes; 1 MiB leaves room for notes
 DEFAULT_LIMIT = 1024 * 1024
 #: an office's asset spreadsheet (policies/api_policies.py refuses beyond 20 MB as well)
-PATH_LIMITS = {"/api/v1/assets/import": 20 * 1024 * 1024}
+#: and an attestation's evidence file, base64 in JSON (20 MB of file is ~27 MB of base64)
+PATH_LIMITS = {"/api/v1/assets/import": 20 * 1024 * 1024,
+               "/api/v1/checklist/attest": 28 * 1024 * 1024}
 
 
 class _TooLarge(Exception):
