@@ -23,6 +23,13 @@ SHARED = REPO.parent / "shared"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+def skip_unless_ci(reason: str) -> None:
+    """Skip on a laptop that cannot run this test; in CI (CI=true) a missing capability fails."""
+    if IN_CI:
+        pytest.fail(f"required in CI: {reason}")
+    pytest.skip(reason)
+
+
 def need_binary(name: str) -> str:
     """Path of a system binary; skip on a laptop without it, fail in CI (CI=true)."""
     path = shutil.which(name) or next(

@@ -33,7 +33,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.support import AgentProcess, free_port, run_cli, wait_for
+from tests.support import AgentProcess, free_port, run_cli, skip_unless_ci, wait_for
 
 TOKEN = "tok-UPKEEP-9f2c7e1d4a-secret"
 PASSWORD = "pw-UPKEEP-basic-4b8a2c"
@@ -243,7 +243,7 @@ def _without_authority(*args: str, cwd: Path) -> subprocess.CompletedProcess[str
     only file permissions decide (the data dir belongs to another uid, mode 0700) - what
     any local account that is not the agent's user gets."""
     if os.geteuid() != 0:
-        pytest.skip("needs root to drop capabilities")
+        skip_unless_ci("needs root to drop capabilities")
     return subprocess.run(["setpriv", "--inh-caps=-all", "--bounding-set=-all",
                            "--no-new-privs", sys.executable, "-m", "upkeep.agents.cli", *args],
                           capture_output=True, text=True, timeout=60, cwd=cwd)

@@ -7,7 +7,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 
 from tests.support import REPO, need_binary
@@ -57,9 +56,7 @@ def test_example_web_config_inventory_and_agent_config(tmp_path: Path) -> None:
 
 
 def test_systemd_units_verify_and_are_hardened(tmp_path: Path) -> None:
-    analyze = shutil.which("systemd-analyze")
-    if analyze is None:
-        pytest.skip("systemd-analyze not installed")
+    analyze = need_binary("systemd-analyze")
     upkeep = shutil.which("upkeep")
     assert upkeep, "the upkeep console script is not installed (pip install -e .)"
     for name in ("upkeep.service", "upkeep-sd.service", "upkeep-sd.path",

@@ -25,7 +25,7 @@ import trustme
 import yaml
 from upkeep.agents.web_tls import exposure_warnings, is_loopback
 
-from tests.support import AgentProcess, free_port, wait_for
+from tests.support import AgentProcess, free_port, skip_unless_ci, wait_for
 from upkeep.config.web import WebConfig, WebToolkitConfig
 
 TOKEN = "t0ken-for-the-write-api-123456"
@@ -277,7 +277,7 @@ def _unshare() -> list[str]:
         if shutil.which(cmd[0]) and subprocess.run([*cmd, "true"],
                                                     capture_output=True).returncode == 0:
             return cmd
-    pytest.skip("no network namespace available (unshare -n); the warning logic is "
+    skip_unless_ci("no network namespace available (unshare -n); the warning logic is "
                 "covered by test_exposure_warnings")
 
 

@@ -34,7 +34,7 @@ import pytest
 
 from tests.alerts.stack import WebhookReceiver
 from tests.nut_rig import NutRig
-from tests.support import AgentProcess, free_port, wait_for
+from tests.support import AgentProcess, free_port, skip_unless_ci, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -251,12 +251,12 @@ def test_fifty_kills_lose_nothing(tmp_path: Path, rig: NutRig) -> None:
 @contextlib.contextmanager
 def tmpfs(path: Path, size: str) -> Iterator[Path]:
     if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
+        skip_unless_ci("mounting a tmpfs needs root")
     path.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs",
                              str(path)], capture_output=True, text=True)
     if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+        skip_unless_ci(f"cannot mount a tmpfs here: {result.stderr.strip()}")
     try:
         yield path
     finally:
