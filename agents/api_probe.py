@@ -27,15 +27,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from upkeep.agents.auth import require_reader
 from upkeep.agents.exposition import POLL_DURATION, TEXT_004, UP, render
-from upkeep.collectors.web import WebCollector
 
 from upkeep.config.websites import ExpectConfig, WebsiteConfig, check_url
 from upkeep.metrics import sample
+
+if TYPE_CHECKING:
+    from upkeep.collectors.web import WebCollector
 
 router = APIRouter()
 MAX_CONCURRENT = 16
@@ -52,6 +54,10 @@ def _error(status: int, text: str) -> Response:
 
 
 def _collector(request: Request) -> WebCollector:
+    # imported on the first probe: an agent that never serves /probe never loads the TLS,
+    # DNS and HTTP client stack
+    from upkeep.collectors.web import WebCollector
+
     """One collector per agent config (its resolver); rebuilt after a reload."""
     agent = request.app.state.agent
     cached: tuple[Any, WebCollector] | None = getattr(request.app.state, "web_probe", None)

@@ -34,7 +34,6 @@ from email.utils import formatdate
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
-import httpx
 from upkeep.agents.events import find_recorder
 from upkeep.agents.notify_templates import Language, document, render
 from upkeep.agents.outbox import Item, Outbox
@@ -86,11 +85,15 @@ class WebhookChannel:
         digest = hashlib.sha256(config.url.encode()).hexdigest()[:8]
         # the URL may carry a token: the key (a metric label, log text) shows only host + hash
         self.key = f"webhook:{urlsplit(config.url).hostname}:{digest}"
+        import httpx  # only agents with a webhook pay for httpx (and what it pulls in)
+
         self._client = httpx.AsyncClient(timeout=config.timeout, follow_redirects=False)
 
     async def deliver(self, event: Event, site: str, language: Language) -> None:
         headers = {name: reveal(value) or "" for name, value in self.config.headers.items()}
         headers["Idempotency-Key"] = f"upkeep-{site}-{event.id}"
+        import httpx
+
         try:
             response = await self._client.post(self.config.url, headers=headers,
                                                json=document(event, site, language))
