@@ -31,9 +31,11 @@ def agent(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
                                                 {"name": "closed", "port": _closed_port()}]
     proc.write_config(proc.config)
     proc.start()
-    wait_for(lambda: "upkeep_host_load1" in proc.metrics(), message="first host poll")
-    yield proc
-    proc.stop()
+    try:
+        wait_for(lambda: "upkeep_host_load1" in proc.metrics(), message="first host poll")
+        yield proc
+    finally:
+        proc.stop()
 
 
 def _closed_port() -> int:
