@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from upkeep.agents.auth import require_reader
 from upkeep.agents.exposition import OPENMETRICS, TEXT_004
+from upkeep.agents.limits import BodyLimit
 from upkeep.agents.runtime import Agent
 
 from upkeep import __version__
@@ -60,16 +61,19 @@ async def targets(request: Request) -> dict[str, Any]:
 
 
 def extra_routers() -> list[APIRouter]:
-    """Routers of the other rooms (explicit list)."""
-    from upkeep.agents import fleet
+    """Routers of the other rooms, imported here (explicitly, no scanning) so each room's
+    module can itself import from the agent without a cycle."""
+    from upkeep.agents import api_probe, events, fleet
+    from upkeep.dashboards import web
+    from upkeep.policies import api_incidents, api_policies
 
     return [
-        fleet.router,
-        __import__("upkeep.agents.events", fromlist=["router"]).router,  # /api/v1/events
-        __import__("upkeep.policies.api_incidents", fromlist=["router"]).router,  # incidents
-        __import__("upkeep.agents.api_probe", fromlist=["router"]).router,  # /probe (websites)
-        __import__("upkeep.policies.api_policies", fromlist=["router"]).router,  # checklist, assets
-        __import__("upkeep.dashboards.web", fromlist=["router"]).router,  # the UI at /
+        fleet.router,  # /api/v1/sd, /api/v1/debug/runtime
+        events.router,  # /api/v1/events
+        api_incidents.router,  # /api/v1/incidents, /api/v1/kpi, /api/v1/maintenance
+        api_probe.router,  # /probe (websites, the multi-target pattern)
+        api_policies.router,  # /api/v1/checklist, /api/v1/assets
+        web.router,  # the UI at /
     ]
 
 
@@ -91,7 +95,7 @@ def create_app(agent: Agent, *, manage_lifecycle: bool = True,
     app = FastAPI(title="upkeep", version=__version__, lifespan=lifespan,
                   docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
     app.state.agent = agent
-    app.add_middleware(__import__("upkeep.agents.limits", fromlist=["x"]).BodyLimit)  # 413
+    app.add_middleware(BodyLimit)  # 413 for oversized bodies, 422 for malformed JSON
     app.include_router(core)
     for router in extra_routers():
         app.include_router(router)

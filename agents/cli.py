@@ -73,6 +73,8 @@ def with_config(func: Callable[[argparse.Namespace, Config], int]
 
 
 def _check_config(args: argparse.Namespace) -> int:
+    from upkeep.agents.config_security import warn_if_exposed
+
     from upkeep.config import check_listen
 
     try:
@@ -82,7 +84,7 @@ def _check_config(args: argparse.Namespace) -> int:
     except ConfigError as err:
         print_config_error(err, args.file)
         return EXIT_CONFIG
-    __import__("upkeep.agents.config_security", fromlist=["x"]).warn_if_exposed(args.file, config)
+    warn_if_exposed(args.file, config)
     print(f"{args.file}: OK (site {config.site}, listen {config.listen})")
     return EXIT_OK
 

@@ -13,6 +13,7 @@ import uvicorn
 from upkeep.agents.app import create_app
 from upkeep.agents.auth import install_web_security
 from upkeep.agents.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, print_config_error, with_config
+from upkeep.agents.config_security import warn_if_exposed
 from upkeep.agents.runtime import Agent
 from upkeep.agents.web_tls import (
     ReloadingContext,
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     except ConfigError as err:
         print_config_error(err, args.config or "<embedded default>")
         return EXIT_CONFIG
-    __import__("upkeep.agents.config_security", fromlist=["x"]).warn_if_exposed(args.config, config)
+    warn_if_exposed(args.config, config)
     for problem in exposure_warnings(config.listen_host, toolkit, config.web):
         log.warning("listening on %s beyond loopback %s", config.listen, problem)
     agent = Agent(config)

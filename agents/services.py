@@ -26,9 +26,9 @@ ServiceFactory = Callable[["Agent"], "Service | None"]
 
 
 def service_factories() -> list[ServiceFactory]:
-    """Every service factory, in start order."""
-    return [__import__("upkeep.agents.events", fromlist=["factory"]).factory,
-            __import__("upkeep.agents.notify", fromlist=["factory"]).factory,
-            __import__("upkeep.policies.checklist_service", fromlist=["x"]).checklist_service,
-            __import__("upkeep.policies.assets_service", fromlist=["x"]).assets_service,
-            __import__("upkeep.policies.kpi_service", fromlist=["factory"]).factory]
+    """Every service factory, in start order (imported here: the services import the agent)."""
+    from upkeep.agents import events, notify
+    from upkeep.policies import assets_service, checklist_service, kpi_service
+
+    return [events.factory, notify.factory, checklist_service.checklist_service,
+            assets_service.assets_service, kpi_service.factory]

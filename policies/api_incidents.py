@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from upkeep.agents.auth import Writer, require_reader
 from upkeep.policies.incidents import Incident, Ledger, LedgerError, all_windows, grade_year
 from upkeep.policies.kpi import grade_incident, scale_for, scales_from_config
@@ -39,6 +39,13 @@ def _time(value: Any) -> Any:
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    #: the person acting (the UI asks for a name); recorded beside the credential used
+    by: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+def _actor(who: str, body: _Body) -> str:
+    return f"{body.by} (via {who})" if body.by else who
 
 
 class NewIncident(_Body):
@@ -156,7 +163,7 @@ async def add_incident(request: Request, body: NewIncident, who: Writer) -> dict
         raise HTTPException(400, f"unknown system {body.system!r}")
     ledger = _ledger(request)
     try:
-        iid = ledger.add(body.system, body.started_at, restored_at=body.restored_at, actor=who,
+        iid = ledger.add(body.system, body.started_at, restored_at=body.restored_at, actor=_actor(who, body),
                          at=time.time(), cause_category=body.cause_category,
                          cause_text=body.cause_text, fix_text=body.fix_text)
     except LedgerError as err:
@@ -169,17 +176,17 @@ async def add_incident(request: Request, body: NewIncident, who: Writer) -> dict
 async def ack_incident(request: Request, incident_id: int, body: Ack, who: Writer
                        ) -> dict[str, Any]:
     try:
-        _ledger(request).acknowledge(incident_id, who, time.time(), body.note)
+        _ledger(request).acknowledge(incident_id, _actor(who, body), time.time(), body.note)
     except LedgerError as err:
         raise _fail(err) from err
-    return {"id": incident_id, "acknowledged_by": who}
+    return {"id": incident_id, "acknowledged_by": _actor(who, body)}
 
 
 @router.post("/incidents/{incident_id}/resolve")
 async def resolve_incident(request: Request, incident_id: int, body: Resolve, who: Writer
                            ) -> dict[str, Any]:
     try:
-        _ledger(request).resolve(incident_id, who, time.time(), restored_at=body.restored_at,
+        _ledger(request).resolve(incident_id, _actor(who, body), time.time(), restored_at=body.restored_at,
                                  cause_category=body.cause_category,
                                  cause_text=body.cause_text, fix_text=body.fix_text)
     except LedgerError as err:
@@ -203,7 +210,7 @@ async def edit_incident(request: Request, incident_id: int, body: Edit, who: Wri
     if not changes:
         raise HTTPException(400, "nothing to change")
     try:
-        _ledger(request).edit(incident_id, who, time.time(), **changes)
+        _ledger(request).edit(incident_id, _actor(who, body), time.time(), **changes)
     except LedgerError as err:
         raise _fail(err) from err
     request.app.state.agent.store.changed()
@@ -214,7 +221,7 @@ async def edit_incident(request: Request, incident_id: int, body: Edit, who: Wri
 async def note_incident(request: Request, incident_id: int, body: Note, who: Writer
                         ) -> dict[str, Any]:
     try:
-        _ledger(request).note(incident_id, who, time.time(), body.text)
+        _ledger(request).note(incident_id, _actor(who, body), time.time(), body.text)
     except LedgerError as err:
         raise _fail(err) from err
     return {"id": incident_id}
@@ -230,7 +237,7 @@ async def add_window(request: Request, body: NewWindow, who: Writer) -> dict[str
     if body.system and body.system not in _systems(request):
         raise HTTPException(400, f"unknown system {body.system!r}")
     try:
-        wid = _ledger(request).add_window(body.system, body.starts_at, body.ends_at, actor=who,
+        wid = _ledger(request).add_window(body.system, body.starts_at, body.ends_at, actor=_actor(who, body),
                                           at=time.time(), reason=body.reason,
                                           approved_by=body.approved_by)
     except LedgerError as err:
@@ -242,7 +249,7 @@ async def add_window(request: Request, body: NewWindow, who: Writer) -> dict[str
 async def approve_window(request: Request, window_id: int, body: Correction, who: Writer
                          ) -> dict[str, Any]:
     try:
-        _ledger(request).approve_correction(window_id, who, time.time(), body.note)
+        _ledger(request).approve_correction(window_id, _actor(who, body), time.time(), body.note)
     except LedgerError as err:
         raise _fail(err) from err
     request.app.state.agent.store.changed()

@@ -305,8 +305,8 @@ def test_api_writes_need_the_token(outage: dict[str, Any]) -> None:
     auth = {"Authorization": f"Bearer {TOKEN}"}
     assert httpx.post(f"{url}/ack", json={"note": "รับทราบ"}, headers=auth,
                       timeout=10).status_code == 200
-    assert httpx.post(f"{url}/notes", json={"text": "ตรวจสอบใบรับรองแล้ว"}, headers=auth,
-                      timeout=10).status_code == 201
+    assert httpx.post(f"{url}/notes", json={"text": "ตรวจสอบใบรับรองแล้ว", "by": "สมชาย"},
+                      headers=auth, timeout=10).status_code == 201
     response = httpx.post(f"{url}/resolve", headers=auth, timeout=10, json={
         "cause_category": "application", "cause_text": "เว็บเซิร์ฟเวอร์หยุดทำงาน",
         "fix_text": "เริ่มบริการใหม่"})
@@ -320,6 +320,8 @@ def test_api_writes_need_the_token(outage: dict[str, Any]) -> None:
     assert (shown["status"], shown["cause_category"], shown["fix_text"]) == (
         "closed", "application", "เริ่มบริการใหม่")
     assert shown["acknowledged_by"] == "token"
+    note = next(e for e in shown["timeline"] if e["kind"] == "note")
+    assert note["actor"] == "สมชาย (via token)"  # the person named, beside the credential
     # the detector's restore time is kept; the timeline has every step, in order
     assert shown["restored_at"] == incident["restored_at"]
     assert [e["kind"] for e in shown["timeline"]] == ["opened", "restored", "ack", "note",
