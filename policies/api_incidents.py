@@ -14,8 +14,14 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from upkeep.agents.auth import Writer, require_reader
-from upkeep.policies.incidents import Incident, Ledger, LedgerError, all_windows, grade_year
-from upkeep.policies.kpi import grade_incident, scale_for, scales_from_config
+from upkeep.policies.incidents import (
+    Incident,
+    Ledger,
+    LedgerError,
+    all_windows,
+    grade_year,
+    incident_row,
+)
 from upkeep.policies.thai import BANGKOK, fiscal_year, fiscal_year_bounds
 
 from upkeep.errors import StoreError
@@ -116,14 +122,7 @@ def _systems(request: Request) -> list[str]:
 
 def _view(request: Request, ledger: Ledger, incident: Incident, now: float) -> dict[str, Any]:
     kpi = request.app.state.agent.config.policies.kpi
-    scale = scale_for(fiscal_year(incident.started_at), scales_from_config(kpi))
-    grade = grade_incident(incident.facts(), all_windows(ledger, kpi), scale, now)
-    return {**incident.to_json(), "fiscal_year": grade.fiscal_year,
-            "duration_seconds": grade.effective_seconds,
-            "duration_best_seconds": grade.duration_best,
-            "excluded_maintenance_seconds": grade.excluded_seconds, "level": grade.level,
-            "provisional": grade.provisional, "maintenance_only": grade.maintenance_only,
-            "review": list(grade.review)}
+    return incident_row(incident, kpi, now, all_windows(ledger, kpi))
 
 
 def _fail(err: Exception) -> HTTPException:

@@ -19,15 +19,13 @@ from typing import Any
 from upkeep.agents.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, with_config
 from upkeep.policies.incidents import (
     CAUSE_CATEGORIES,
-    Incident,
     Ledger,
     LedgerError,
     all_windows,
+    incident_row,
 )
-from upkeep.policies.kpi import Window, grade_incident, scale_for, scales_from_config
 from upkeep.policies.thai import (
     BANGKOK,
-    fiscal_year,
     fiscal_year_bounds,
     format_datetime,
     format_duration,
@@ -78,20 +76,6 @@ def _when(value: float | None, lang: str) -> str:
     return "-" if value is None else format_datetime(value, "th" if lang == "th" else "en")
 
 
-def incident_row(incident: Incident, config: Config, now: float, windows: list[Window]
-                 ) -> dict[str, Any]:
-    """An incident with its grade, for tables and JSON."""
-    kpi = config.policies.kpi
-    scale = scale_for(fiscal_year(incident.started_at), scales_from_config(kpi))
-    grade = grade_incident(incident.facts(), windows, scale, now)
-    return {**incident.to_json(), "fiscal_year": grade.fiscal_year,
-            "duration_seconds": grade.effective_seconds,
-            "duration_best_seconds": grade.duration_best,
-            "excluded_maintenance_seconds": grade.excluded_seconds, "level": grade.level,
-            "provisional": grade.provisional, "maintenance_only": grade.maintenance_only,
-            "review": list(grade.review)}
-
-
 def _run(func: Any) -> Any:
     """Wrap a command: config first, ledger errors as exit 1 with a message."""
 
@@ -121,7 +105,7 @@ def _list(args: argparse.Namespace, config: Config, ledger: Ledger) -> int:
     status = "open" if args.open else None
     now = time.time()
     windows = all_windows(ledger, config.policies.kpi)
-    rows = [incident_row(i, config, now, windows)
+    rows = [incident_row(i, config.policies.kpi, now, windows)
             for i in ledger.incidents(args.system, since=since, until=until, status=status)]
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -140,7 +124,7 @@ def _list(args: argparse.Namespace, config: Config, ledger: Ledger) -> int:
 
 def _show(args: argparse.Namespace, config: Config, ledger: Ledger) -> int:
     incident = ledger.get(args.id)
-    row = incident_row(incident, config, time.time(),
+    row = incident_row(incident, config.policies.kpi, time.time(),
                        all_windows(ledger, config.policies.kpi))
     timeline = [{"at": e.at, "actor": e.actor, "kind": e.kind, "payload": e.payload}
                 for e in ledger.timeline(incident.id)]

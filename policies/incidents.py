@@ -489,3 +489,16 @@ def grade_year(ledger: Ledger, config: KpiConfig, fy: int, now: float,
     pairs = [(i.facts(), g) for i, g in graded]
     results = {name: system_year(name, fy, pairs, scale) for name in names}
     return YearView(fy, scale, graded, results, office_year(fy, list(results.values()), scale))
+
+
+def incident_row(incident: Incident, kpi: KpiConfig, now: float, windows: list[Window]
+                 ) -> dict[str, Any]:
+    """An incident with its grade, for the CLI's tables and the JSON API."""
+    scale = scale_for(fiscal_year(incident.started_at), scales_from_config(kpi))
+    grade = grade_incident(incident.facts(), windows, scale, now)
+    return {**incident.to_json(), "fiscal_year": grade.fiscal_year,
+            "duration_seconds": grade.effective_seconds,
+            "duration_best_seconds": grade.duration_best,
+            "excluded_maintenance_seconds": grade.excluded_seconds, "level": grade.level,
+            "provisional": grade.provisional, "maintenance_only": grade.maintenance_only,
+            "review": list(grade.review)}

@@ -14,8 +14,6 @@ from __future__ import annotations
 import contextlib
 import http.server
 import json
-import os
-import signal
 import socket
 import subprocess
 import threading
@@ -34,6 +32,7 @@ from upkeep.policies.rebuild import RebuildError, fetch
 from upkeep.policies.render import render
 from upkeep.policies.thai import fiscal_year
 
+from tests.alerts.stack import running_prometheus
 from tests.support import (
     AgentProcess,
     free_port,
@@ -135,31 +134,11 @@ class TcpService:
 
 @contextlib.contextmanager
 def prometheus(tmp: Path, target: str) -> Iterator[str]:
-    binary = need_binary("prometheus")
-    port = free_port()
     config = {"global": {"scrape_interval": "1s", "scrape_timeout": "900ms"},
               "scrape_configs": [{"job_name": "upkeep", "static_configs": [
                   {"targets": [target]}]}]}
-    (tmp / "prom.yml").write_text(yaml.safe_dump(config))
-    log = (tmp / "prometheus.log").open("wb")
-    proc = subprocess.Popen(
-        [binary, f"--config.file={tmp / 'prom.yml'}", f"--storage.tsdb.path={tmp / 'prom'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: httpx.get(f"{url}/-/ready", timeout=1).status_code == 200, timeout=30,
-                 message="prometheus ready")
+    with running_prometheus(tmp, config) as url:
         yield url
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
-        log.close()
 
 
 def agent_config(site: HttpsSite, service: TcpService, ca_file: str) -> dict[str, Any]:
