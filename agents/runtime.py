@@ -12,6 +12,7 @@ import asyncio
 import logging
 import random
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -51,8 +52,6 @@ async def poll_target(collector: Collector, target: Target) -> list[Reading]:
 
 
 def _with_duration(reading: Reading, duration: float) -> Reading:
-    from dataclasses import replace
-
     return replace(reading, duration=duration)
 
 
