@@ -133,45 +133,39 @@ def alertmanager_config(webhook_url: str, smtp_port: int, *, fast: bool = True
 
 
 @contextlib.contextmanager
-def running_alertmanager(tmp: Path, config: dict[str, Any]) -> Iterator[str]:
-    binary = need_binary("prometheus-alertmanager")
-    port = free_port()
-    (tmp / "am.yml").write_text(yaml.safe_dump(config))
-    log = (tmp / "alertmanager.log").open("wb")
-    proc = subprocess.Popen(
-        [binary, f"--config.file={tmp / 'am.yml'}", f"--storage.path={tmp / 'am-data'}",
-         f"--web.listen-address=127.0.0.1:{port}",
-         f"--web.external-url=http://127.0.0.1:{port}", "--cluster.listen-address="],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+def _serving(tmp: Path, name: str, argv: list[str], port: int, timeout: float
+             ) -> Iterator[str]:
+    """Run a Prometheus-family server until its /-/ready answers; yield its URL."""
     url = f"http://127.0.0.1:{port}"
+    argv = [*argv, f"--web.listen-address=127.0.0.1:{port}", f"--web.external-url={url}"]
+    with (tmp / f"{name}.log").open("wb") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
     try:
-        wait_for(lambda: httpx.get(f"{url}/-/ready", timeout=1).status_code == 200, timeout=20,
-                 message="alertmanager ready")
+        wait_for(lambda: httpx.get(f"{url}/-/ready", timeout=1).status_code == 200,
+                 timeout=timeout, message=f"{name} ready")
         yield url
     finally:
         _stop(proc)
-        log.close()
+
+
+@contextlib.contextmanager
+def running_alertmanager(tmp: Path, config: dict[str, Any]) -> Iterator[str]:
+    (tmp / "am.yml").write_text(yaml.safe_dump(config))
+    with _serving(tmp, "alertmanager", [
+            need_binary("prometheus-alertmanager"), f"--config.file={tmp / 'am.yml'}",
+            f"--storage.path={tmp / 'am-data'}", "--cluster.listen-address="],
+            free_port(), 20) as url:
+        yield url
 
 
 @contextlib.contextmanager
 def running_prometheus(tmp: Path, config: dict[str, Any]) -> Iterator[str]:
-    binary = need_binary("prometheus")
-    port = free_port()
     (tmp / "prom.yml").write_text(yaml.safe_dump(config))
-    log = (tmp / "prometheus.log").open("wb")
-    proc = subprocess.Popen(
-        [binary, f"--config.file={tmp / 'prom.yml'}", f"--storage.tsdb.path={tmp / 'prom-data'}",
-         f"--web.listen-address=127.0.0.1:{port}",
-         f"--web.external-url=http://127.0.0.1:{port}"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: httpx.get(f"{url}/-/ready", timeout=1).status_code == 200, timeout=30,
-                 message="prometheus ready")
+    with _serving(tmp, "prometheus", [
+            need_binary("prometheus"), f"--config.file={tmp / 'prom.yml'}",
+            f"--storage.tsdb.path={tmp / 'prom-data'}"], free_port(), 30) as url:
         yield url
-    finally:
-        _stop(proc)
-        log.close()
 
 
 def am_alerts(url: str) -> list[dict[str, Any]]:
