@@ -66,12 +66,16 @@ def test_agent_scrapes_snmp_ups_and_sees_the_power_fail(sim: SnmpSim, tmp_path: 
 
             sim.set("apc-ups", f"{A}.4.1.1.0", 3)  # onBattery
             sim.set("apc-ups", f"{A}.2.2.3.0", 30000, "t")  # 300 s left
-            flipped = wait_for(
-                lambda: (s := parse_metrics(agent.metrics())) and metric(
-                    s, "upkeep_ups_status", ups="rack-a", flag="OB") == 1 and s,
-                timeout=20, message="rack-a on battery")
+            # Two SETs, and a poll may land between them (or read the two OIDs either side
+            # of one): wait until one scrape shows both, then check the rest of that scrape.
+            def on_battery() -> dict | None:
+                s = parse_metrics(agent.metrics())
+                both = (metric(s, "upkeep_ups_status", ups="rack-a", flag="OB") == 1
+                        and metric(s, "upkeep_ups_battery_runtime_seconds", ups="rack-a") == 300)
+                return s if both else None
+
+            flipped = wait_for(on_battery, timeout=20, message="rack-a on battery, 300 s left")
             assert metric(flipped, "upkeep_ups_status", ups="rack-a", flag="OL") == 0
-            assert metric(flipped, "upkeep_ups_battery_runtime_seconds", ups="rack-a") == 300
             assert metric(flipped, "upkeep_up", kind="snmp", target="rack-b") == 1
 
             # the power-event recorder sees SNMP readings like NUT ones
