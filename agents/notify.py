@@ -61,6 +61,9 @@ DROPPED = counter("upkeep_notify_dropped_total", "Power-event notifications give
                   "(older than retry.give_up_after, or refused for good by the receiver).",
                   ("channel",), room=_R)
 
+#: how often finished outbox rows are pruned (at start, then this often)
+PRUNE_EVERY = 6 * 3600.0
+
 #: HTTP statuses worth retrying; any other 4xx means the request itself is wrong
 _RETRY_STATUSES = {408, 425, 429}
 
@@ -228,6 +231,7 @@ class Notifier:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._agent: Agent | None = None
+        self._pruned_at = 0.0
 
     # --- service ---------------------------------------------------------------------------
     async def start(self, agent: Agent) -> None:
@@ -274,10 +278,21 @@ class Notifier:
         self._wake.set()
 
     # --- delivery --------------------------------------------------------------------------
+    def prune(self, now: float) -> int:
+        """Forget finished outbox rows older than ``keep_history`` (the events stay)."""
+        deleted = self.outbox.prune(now - self.config.keep_history)
+        self._pruned_at = now
+        if deleted:
+            log.info("pruned %d finished notifications older than %gs", deleted,
+                     self.config.keep_history)
+        return deleted
+
     async def _run(self) -> None:
         while True:
             self._wake.clear()
             try:
+                if time.time() - self._pruned_at >= PRUNE_EVERY:
+                    self.prune(time.time())
                 wait = await self.deliver_due()
             except StoreError:
                 log.exception("notification outbox unreadable; retrying in 30s")

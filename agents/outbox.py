@@ -48,6 +48,8 @@ CREATE TABLE IF NOT EXISTS notify_state (
 """
 
 WATERMARK = "watermark"
+#: notify_state keys ``pruned:<state>:<channel>`` and ``pruned:failures:<channel>``
+PRUNED = "pruned:"
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,38 @@ class Outbox:
             conn.execute("UPDATE notify_outbox SET state = 'dropped', last_error = ?, "
                          "done_at = ? WHERE id = ?", (error[:500], now, item.id))
 
+    # --- pruning ---------------------------------------------------------------------------
+    def prune(self, before: float) -> int:
+        """Delete rows that finished (sent, dropped, suppressed) before ``before``.
+
+        Their numbers move into ``notify_state`` in the same transaction, so the
+        ``*_total`` counters derived from the outbox never go down. Pending rows stay,
+        whatever their age. Returns the number of rows deleted.
+        """
+        done = ("state != 'pending' AND COALESCE(done_at, created) < ?")
+        with self.db.transaction() as conn:
+            totals = conn.execute(
+                f"SELECT channel, state, COUNT(*) AS n, SUM(attempts - (state = 'sent')) AS f "
+                f"FROM notify_outbox WHERE {done} GROUP BY channel, state", (before,)).fetchall()
+            for row in totals:
+                for key, amount in ((f"{PRUNED}{row['state']}:{row['channel']}", row["n"]),
+                                    (f"{PRUNED}failures:{row['channel']}", row["f"] or 0)):
+                    conn.execute("INSERT INTO notify_state (key, value) VALUES (?, ?) ON "
+                                 "CONFLICT(key) DO UPDATE SET value = value + excluded.value",
+                                 (key, amount))
+            deleted = conn.execute(f"DELETE FROM notify_outbox WHERE {done}", (before,)).rowcount
+        return int(deleted)
+
+    def _pruned(self) -> dict[tuple[str, str], int]:
+        """(channel, state or 'failures') -> what pruned rows had counted."""
+        rows = self.db.query("SELECT key, value FROM notify_state WHERE key LIKE ?",
+                             (PRUNED + "%",))
+        out: dict[tuple[str, str], int] = {}
+        for row in rows:
+            what, _, channel = row["key"][len(PRUNED):].partition(":")
+            out[(channel, what)] = int(row["value"])
+        return out
+
     # --- reading ---------------------------------------------------------------------------
     def pending(self, channel: str | None = None) -> list[Item]:
         """Pending items, oldest first (per channel the order of the events is kept)."""
@@ -167,13 +201,20 @@ class Outbox:
         """(channel, state) -> number of rows."""
         rows = self.db.query("SELECT channel, state, COUNT(*) AS n FROM notify_outbox "
                              "GROUP BY channel, state")
-        return {(r["channel"], r["state"]): int(r["n"]) for r in rows}
+        out = {(c, what): n for (c, what), n in self._pruned().items() if what != "failures"}
+        for r in rows:
+            key = (r["channel"], r["state"])
+            out[key] = out.get(key, 0) + int(r["n"])
+        return out
 
     def failures(self) -> dict[str, int]:
         """channel -> failed delivery attempts so far (attempts that did not end in 'sent')."""
         rows = self.db.query("SELECT channel, SUM(attempts - (state = 'sent')) AS n "
                              "FROM notify_outbox GROUP BY channel")
-        return {r["channel"]: int(r["n"] or 0) for r in rows}
+        out = {c: n for (c, what), n in self._pruned().items() if what == "failures"}
+        for r in rows:
+            out[r["channel"]] = out.get(r["channel"], 0) + int(r["n"] or 0)
+        return out
 
     def rows(self) -> list[dict[str, Any]]:
         """Everything, for tests and the API: id, event_id, channel, kind, state, attempts."""

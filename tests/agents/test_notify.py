@@ -314,6 +314,67 @@ def _answer_400_once(hook: WebhookReceiver) -> Callable[[Any], None]:
     return do_post
 
 
+def test_old_finished_rows_are_pruned_and_the_counters_keep_counting(tmp_path: Path) -> None:
+    async def scenario(hook: WebhookReceiver) -> None:
+        notify = {"language": "en", "webhooks": [{"url": hook.url}], "dedup_window": "1h",
+                  "keep_history": "2d", "retry": {"initial": "100ms", "max": "200ms"}}
+        async with Harness(tmp_path, notify) as h:
+            assert h.notifier is not None
+            hook.server.RequestHandlerClass.do_POST = _answer_400_once(hook)  # type: ignore[attr-defined]
+            h.ups("OL")
+            h.ups("OB")        # refused for good: dropped
+            h.ups("OL")        # sent
+            h.ups("OB")        # sent
+            h.ups("OFF")
+            h.ups("OB")        # a repeat: suppressed
+            await until(lambda: [r["state"] for r in h.rows()] == [
+                "dropped", "sent", "sent", "suppressed"], what="four finished rows")
+
+            def totals() -> dict[str, float]:
+                assert h.notifier is not None
+                return {s.metric: s.value for s in h.notifier.samples()}
+
+            before = totals()
+            assert before["upkeep_notify_sent_total"] == 2
+            assert before["upkeep_notify_dropped_total"] == 1
+            assert before["upkeep_notify_failures_total"] == 1
+            hook.fail = True
+            h.ups("OL")        # stays pending while the receiver is down
+            await until(lambda: any(r["attempts"] for r in h.rows()
+                                    if r["state"] == "pending"), what="a pending retry")
+            # nothing is young enough to go yet...
+            assert h.notifier.prune(time.time()) == 0
+            # ...two days and a bit later every finished row goes, the pending one stays
+            assert h.notifier.prune(time.time() + 2 * 86400 + 60) == 4
+            assert [(r["kind"], r["state"]) for r in h.rows()] == [("on_line", "pending")]
+            after = totals()
+            assert after["upkeep_notify_sent_total"] == 2
+            assert after["upkeep_notify_dropped_total"] == 1
+            assert after["upkeep_notify_failures_total"] >= 2
+            assert after["upkeep_notify_pending"] == 1
+            # the totals are kept in the database: a restarted notifier reports the same
+            await h.stop_notifier()
+            await h.start_notifier()
+            hook.fail = False
+            await until(lambda: h.rows() and h.rows()[0]["state"] == "sent", what="delivered")
+            restarted = totals()
+            assert restarted["upkeep_notify_sent_total"] == 3
+            assert restarted["upkeep_notify_dropped_total"] == 1
+
+    with WebhookReceiver() as hook:
+        asyncio.run(scenario(hook))
+    assert events_of(hook) == [("rack", "on_line"), ("rack", "on_battery"), ("rack", "on_line")]
+
+
+def test_keep_history_must_outlast_the_dedup_window() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(yaml.safe_dump({"notify": {"command": {"argv": ["x"]},
+                                                "dedup_window": "2h", "keep_history": "1h"}}))
+    assert "keep_history must be longer than dedup_window" in str(err.value.problems)
+    config = parse_config(yaml.safe_dump({"notify": {"command": {"argv": ["x"]}}}))
+    assert config.notify.keep_history == 90 * 86400
+
+
 def test_events_recorded_while_the_notifier_was_away_are_sent(tmp_path: Path) -> None:
     async def scenario(hook: WebhookReceiver) -> None:
         notify = {"language": "en", "webhooks": [{"url": hook.url}]}

@@ -8,12 +8,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, model_validator
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 def parse_duration(value: Any) -> float:
-    """``"900ms"``, ``"15s"``, ``"5m"``, ``"1h"`` (or a bare number of seconds) -> seconds > 0."""
+    """``"900ms"``, ``"15s"``, ``"5m"``, ``"1h"``, ``"90d"`` (or a bare number of seconds) -> seconds > 0."""
     if isinstance(value, bool):
         raise ValueError("a duration like 15s, 900ms, 5m or 1h is required")
     if isinstance(value, int | float):
@@ -21,7 +21,7 @@ def parse_duration(value: Any) -> float:
     elif isinstance(value, str):
         match = _DURATION.match(value)
         if not match:
-            raise ValueError(f"{value!r} is not a duration (use ms, s, m or h, e.g. 15s)")
+            raise ValueError(f"{value!r} is not a duration (use ms, s, m, h or d, e.g. 15s)")
         seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     else:
         raise ValueError("a duration like 15s, 900ms, 5m or 1h is required")

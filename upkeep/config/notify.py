@@ -108,6 +108,9 @@ class NotifyConfig(StrictModel):
     #: the same event for the same UPS again within this window is not sent twice
     dedup_window: Duration = 300.0
     retry: RetryConfig = RetryConfig()
+    #: finished outbox rows (sent, dropped, suppressed) are deleted this long after they
+    #: finished; the power events themselves stay in the events table
+    keep_history: Duration = 90 * 86400.0
 
     @field_validator("events")
     @classmethod
@@ -116,6 +119,14 @@ class NotifyConfig(StrictModel):
         if unknown:
             raise ValueError(f"unknown event kinds {unknown}; known: {', '.join(EVENT_KINDS)}")
         return value
+
+    @model_validator(mode="after")
+    def _history_covers_the_windows(self) -> NotifyConfig:
+        # dedup compares an event with the previous row of its UPS: that row must still exist
+        if self.keep_history <= self.dedup_window:
+            raise ValueError(f"keep_history must be longer than dedup_window "
+                             f"({self.dedup_window:g}s)")
+        return self
 
     @property
     def enabled(self) -> bool:
