@@ -2,7 +2,9 @@
 
 Conventions (monitoring-mixin style, reference alerts-dashboards.md §1): CamelCase names with
 an area prefix; severity critical / warning / info; summary (a sentence), description and
-runbook_url (docs/runbooks.md#<lower-cased name>, a section in Thai and English); an explicit
+runbook_url (docs/runbooks.md#<lower-cased name>, a section in Thai and English); summary_th
+and description_th in Thai (issue 7: Thai and English wherever people read) with the same
+template placeholders as the English, so both name the same UPS, site and value; an explicit
 ``for:``; ``keep_firing_for`` on power alerts; ``site`` surviving every expression; every
 (alert, severity) with a firing promtool case that keeps ``site`` and a not-firing case; every
 metric a rule reads declared by the code (a renamed metric breaks this test).
@@ -29,6 +31,9 @@ RUNBOOKS = REPO / "docs" / "runbooks.md"
 RUNBOOK_BASE = "https://upkeep.invalid/docs/runbooks.md#"
 PREFIXES = ("Ups", "Host", "Website", "Tls", "Kpi", "Checklist", "Asset", "Upkeep")
 SEVERITIES = {"critical", "warning", "info"}
+#: every alert carries these; every firing promtool case checks all of them rendered
+ANNOTATIONS = ("summary", "summary_th", "description", "description_th", "runbook_url")
+THAI = re.compile(r"[\u0E00-\u0E7F]")
 #: alerts about mains power: they must survive the site going dark (keep_firing_for)
 POWER_ALERTS = {"UpsOnBattery", "UpsLowBattery", "UpsBatteryRuntimeLow", "UpsForcedShutdown"}
 #: label-dropping PromQL aggregations
@@ -123,6 +128,27 @@ def site_problems(expr: str) -> list[str]:
     return problems
 
 
+def placeholders(template: str) -> set[str]:
+    """The Go-template actions of an annotation, whitespace-normalised: ``{{ $labels.ups }}``."""
+    return {" ".join(action.split()) for action in re.findall(r"\{\{-?(.*?)-?\}\}", template)}
+
+
+def thai_problems(annotations: dict[str, str]) -> list[str]:
+    """The Thai annotations must be Thai and say what the English says about the same things."""
+    problems = []
+    for key in ("summary_th", "description_th"):
+        if annotations.get(key) and not THAI.search(annotations[key]):
+            problems.append(f"{key} has no Thai characters")
+    for english, thai in (("summary", "summary_th"), ("description", "description_th")):
+        if annotations.get(english) is None or annotations.get(thai) is None:
+            continue
+        en, th = placeholders(annotations[english]), placeholders(annotations[thai])
+        if en != th:
+            problems.append(f"{thai} placeholders differ from {english}: "
+                            f"missing {sorted(en - th)}, extra {sorted(th - en)}")
+    return problems
+
+
 def convention_problems(rules: list[Rule], tests: list[dict[str, Any]],
                         runbook_text: str) -> list[str]:
     problems: list[str] = []
@@ -148,9 +174,10 @@ def convention_problems(rules: list[Rule], tests: list[dict[str, Any]],
         if severity not in SEVERITIES:
             problems.append(f"{where}: severity {severity!r} not in {sorted(SEVERITIES)}")
         annotations = raw.get("annotations", {})
-        for key in ("summary", "description", "runbook_url"):
+        for key in ANNOTATIONS:
             if not annotations.get(key):
                 problems.append(f"{where}: annotation {key} missing")
+        problems += [f"{where}: {p}" for p in thai_problems(annotations)]
         if annotations.get("summary") and not annotations["summary"].endswith("."):
             problems.append(f"{where}: summary is not a sentence ending with a period")
         if annotations.get("runbook_url") and annotations["runbook_url"] != \
@@ -167,7 +194,7 @@ def convention_problems(rules: list[Rule], tests: list[dict[str, Any]],
         for exp in cases:
             if "site" not in exp.get("exp_labels", {}):
                 problems.append(f"{where}: a firing promtool case without site in exp_labels")
-            if set(exp.get("exp_annotations", {})) != {"summary", "description", "runbook_url"}:
+            if set(exp.get("exp_annotations", {})) != set(ANNOTATIONS):
                 problems.append(f"{where}: a firing promtool case does not check annotations")
         if name not in quiet:
             problems.append(f"{where}: no promtool case where it does not fire")
@@ -240,7 +267,9 @@ def test_conventions_catch_broken_rules() -> None:
               "annotations": {"summary": "no period"}}),
         Rule("x.rules.yml", "diskFull", "sum by (instance) (x) / on(instance) y",
              {"alert": "diskFull", "expr": "...", "for": "5m", "labels": {"severity": "warning"},
-              "annotations": {"summary": "S.", "description": "D",
+              "annotations": {"summary": "S.", "summary_th": "S",
+                              "description": "D {{ $labels.site }} {{ $value | humanize }}",
+                              "description_th": "ดิสก์ {{ $labels.instance }} {{ $value }}",
                               "runbook_url": RUNBOOK_BASE + "wrong"}}),
     ]
     problems = "\n".join(convention_problems(broken, [], ""))
@@ -250,8 +279,56 @@ def test_conventions_catch_broken_rules() -> None:
                      "no promtool case where it fires", "no promtool case where it does not",
                      "no '## UpsOnBattery' section", "diskFull: not CamelCase",
                      "sum by (instance) drops site", "on(instance) does not match on site",
-                     "runbook_url is not", "not loaded by any alerts/tests file"):
+                     "runbook_url is not", "not loaded by any alerts/tests file",
+                     "UpsOnBattery: annotation summary_th missing",
+                     "UpsOnBattery: annotation description_th missing",
+                     "diskFull: summary_th has no Thai characters",
+                     "diskFull: description_th placeholders differ from description: missing "
+                     "['$labels.site', '$value | humanize'], extra ['$labels.instance', '$value']"):
         assert expected in problems
+
+
+def test_conventions_require_every_annotation_in_promtool_cases() -> None:
+    """A firing case must list every annotation, the Thai ones included."""
+    rule = next(r for r in load_rules() if r.alert == "UpsOnBattery")
+    case = {"exp_labels": {"severity": "critical", "site": "hq"},
+            "exp_annotations": {"summary": "x", "description": "y", "runbook_url": "z"}}
+    tests = [{"rule_files": ["ups.rules.yml"], "tests": [{"alert_rule_test": [
+        {"alertname": "UpsOnBattery", "exp_alerts": [case]},
+        {"alertname": "UpsOnBattery", "exp_alerts": []}]}]}]
+    problems = convention_problems([rule], tests, "## UpsOnBattery\n")
+    assert problems == ["ups.rules.yml: UpsOnBattery: a firing promtool case does not check "
+                        "annotations"]
+    case["exp_annotations"] |= {"summary_th": "x", "description_th": "y"}
+    assert convention_problems([rule], tests, "## UpsOnBattery\n") == []
+
+
+def test_placeholders() -> None:
+    assert placeholders('{{ $value | printf "%.2f" }} at {{$labels.site}} {{- $value }}') == \
+        {'$value | printf "%.2f"', "$labels.site", "$value"}
+    assert placeholders("{{ with $labels.subject }} on {{ . }}{{ end }}") == \
+        {"with $labels.subject", ".", "end"}
+    assert placeholders("no template") == set()
+
+
+def test_thai_annotations_render_in_every_promtool_case() -> None:
+    """Every firing case checks Thai text that promtool then compares to Prometheus's
+    rendering: the Thai exists, is Thai, and has its placeholders filled in."""
+    checked = 0
+    for test_file in load_tests():
+        for case in test_file.get("tests", []):
+            for check in case.get("alert_rule_test", []):
+                for exp in check.get("exp_alerts") or []:
+                    annotations = exp["exp_annotations"]
+                    for key in ("summary_th", "description_th"):
+                        assert THAI.search(annotations[key]), (check["alertname"], key)
+                        assert "{{" not in annotations[key] and "<no value>" not in \
+                            annotations[key], (check["alertname"], annotations[key])
+                    # every description names the site; the Thai one must too
+                    assert f"สาขา/ไซต์ {exp['exp_labels']['site']}" in \
+                        annotations["description_th"], (check["alertname"], annotations)
+                    checked += 1
+    assert checked >= 36
 
 
 @pytest.mark.parametrize(("expr", "ok"), [
