@@ -110,9 +110,10 @@ class Rendered:
 
 def render(samples: Iterable[Sample]) -> Rendered:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Snapshot(families(samples)))  # type: ignore[arg-type]
+    registry.register(_Snapshot(families(samples)))
     text = generate_latest(registry)
-    openmetrics = om.generate_latest(registry)
+    # prometheus_client's openmetrics exposition module has no annotations
+    openmetrics: bytes = om.generate_latest(registry)  # type: ignore[no-untyped-call]
     return Rendered(text, gzip.compress(text, 1), openmetrics, gzip.compress(openmetrics, 1))
 
 

@@ -352,7 +352,7 @@ class SnmpCollector(Collector):
         profile = choose_profile(answers)
         if profile is None:
             raise _no_mib_error(cfg, "none of UPS-MIB, PowerNet-MIB, XUPS-MIB answered "
-                                f"(sysObjectID {answers.get(DETECT_OIDS[0]) or '?'})")
+                                f"(sysObjectID {str(answers.get(DETECT_OIDS[0]) or '?')})")
         log.info("SNMP UPS %s speaks %s", session.name, profile.label)
         return profile
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -97,8 +97,9 @@ class Config(StrictModel):
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:
-        for key, items in (("ups", self.ups or []), ("websites", self.websites),
-                           ("systems", self.systems)):
+        named: tuple[tuple[str, Sequence[UpsConfig | WebsiteConfig | SystemConfig]], ...] = (
+            ("ups", self.ups or []), ("websites", self.websites), ("systems", self.systems))
+        for key, items in named:
             seen: dict[str, int] = {}
             for index, item in enumerate(items):
                 name = item.name

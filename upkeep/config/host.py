@@ -61,7 +61,8 @@ class ServicesConfig(StrictModel):
     @model_validator(mode="after")
     def _unique_names(self) -> ServicesConfig:
         seen: set[str] = set()
-        for check in [*self.processes, *self.ports]:
+        checks: list[ProcessCheck | PortCheck] = [*self.processes, *self.ports]
+        for check in checks:
             if check.name in seen:
                 raise ValueError(f"duplicate service check name {check.name!r}")
             seen.add(check.name)
