@@ -186,8 +186,9 @@ def websites(agent: Agent, lang: Lang) -> str:
     for r in rows:
         i = r.info
         days = data.cert_days_left(r)
-        tls = i.get("tls") if isinstance(i.get("tls"), dict) else {}
-        http = i.get("http") if isinstance(i.get("http"), dict) else {}
+        tls_info, http_info = i.get("tls"), i.get("http")
+        tls: dict[str, Any] = tls_info if isinstance(tls_info, dict) else {}
+        http: dict[str, Any] = http_info if isinstance(http_info, dict) else {}
         accepted = tls.get("accepted") or {}
         versions = " ".join(
             f'<span class="badge {"warn" if v in ("TLS 1.0", "TLS 1.1") else "ok"}">{e(v)}</span>'

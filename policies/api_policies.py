@@ -12,7 +12,7 @@ import binascii
 import tempfile
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
@@ -23,6 +23,9 @@ from upkeep.policies.attestations import AttestationError
 from upkeep.policies.checklist_service import ChecklistService
 
 from upkeep.errors import StoreError
+
+if TYPE_CHECKING:
+    from upkeep.policies.assets_service import AssetsService
 
 router = APIRouter(prefix="/api/v1")
 
@@ -130,7 +133,7 @@ def _attest_file(service: ChecklistService, control: str, body: AttestBody, unti
 @router.get("/assets", dependencies=[Depends(require_reader)])
 def assets(request: Request,
            fiscal_year: int | None = Query(None, ge=2500, le=2700)) -> dict[str, Any]:
-    service = _service(request, "assets")
+    service: AssetsService = _service(request, "assets")
     config = request.app.state.agent.config.policies.assets
     today = today_bangkok()
     fy = fiscal_year or date_fiscal_year(today)
@@ -150,7 +153,7 @@ def assets(request: Request,
 async def import_assets(request: Request, who: Writer,
                         filename: str = Query(..., pattern=r"(?i)^[^/\\]+\.(csv|xlsx)$")
                         ) -> dict[str, Any]:
-    service = _service(request, "assets")
+    service: AssetsService = _service(request, "assets")
     content = await request.body()
     if len(content) > 20 * 1024 * 1024:
         raise HTTPException(413, "an asset list larger than 20 MB is refused")

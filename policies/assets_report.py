@@ -28,7 +28,17 @@ from upkeep.policies.assets import (
     today_bangkok,
 )
 from upkeep.policies.assets_import import parse_date
-from upkeep.policies.render import Column, Line, RenderError, Report, Section, T, Table, render
+from upkeep.policies.render import (
+    Cell,
+    Column,
+    Line,
+    RenderError,
+    Report,
+    Section,
+    T,
+    Table,
+    render,
+)
 from upkeep.policies.report_args import add_output_args, output_format
 from upkeep.policies.thai import (
     baht_text,
@@ -112,8 +122,8 @@ ITEM_COLUMNS = [
 ]
 
 
-def _section_rows(items: list[Item]) -> tuple[list[dict[str, object]], float, int]:
-    rows: list[dict[str, object]] = []
+def _section_rows(items: list[Item]) -> tuple[list[dict[str, Cell]], float, int]:
+    rows: list[dict[str, Cell]] = []
     total, count = 0.0, 0
     groups: dict[tuple[str, str], list[Item]] = {}
     for item in items:
@@ -151,7 +161,7 @@ def build_report(assets: list[Asset], config: Config, fiscal_year: int, as_of: d
         totals[state] = (total, count)
         sections.append(Section(title, Table(list(ITEM_COLUMNS), rows),
                                 notes=[] if rows else [T("ไม่มีรายการ", "None.")]))
-    budget_rows: list[dict[str, object]] = []
+    budget_rows: list[dict[str, Cell]] = []
     budget_groups: dict[tuple[str, str, float], int] = {}
     for item in items:
         if item.state in ("overdue", "due_in_fy"):

@@ -13,7 +13,17 @@ import time
 
 from upkeep.agents.cli import EXIT_CONFIG, EXIT_OK, with_config
 from upkeep.policies.checklist import STATUSES, ChecklistResult, ControlResult
-from upkeep.policies.render import Column, Line, RenderError, Report, Section, T, Table, render
+from upkeep.policies.render import (
+    Cell,
+    Column,
+    Line,
+    RenderError,
+    Report,
+    Section,
+    T,
+    Table,
+    render,
+)
 from upkeep.policies.report_args import add_output_args, output_format
 from upkeep.policies.thai import format_date, format_datetime
 
@@ -80,7 +90,7 @@ def build_report(result: ChecklistResult, config: Config, *, note: str | None = 
             Column("next", "สิ่งที่ต้องดำเนินการ", "Next step", 2.0)]
     check_text = {"automated": T("อัตโนมัติ", "automated"), "manual": T("รับรองโดยผู้รับผิดชอบ", "manual"),
                   "hybrid": T("อัตโนมัติ + รับรอง", "hybrid")}
-    rows = []
+    rows: list[dict[str, Cell]] = []
     for row in result.controls:
         c = row.control
         source = " · ".join(v for v in (c.source.get("document"), c.source.get("item"),

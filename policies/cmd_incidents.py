@@ -26,6 +26,7 @@ from upkeep.policies.incidents import (
 )
 from upkeep.policies.thai import (
     BANGKOK,
+    Lang,
     fiscal_year_bounds,
     format_datetime,
     format_duration,
@@ -110,7 +111,7 @@ def _list(args: argparse.Namespace, config: Config, ledger: Ledger) -> int:
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return EXIT_OK
-    lang = "th" if args.lang == "th" else "en"
+    lang: Lang = "th" if args.lang == "th" else "en"
     print(f"{'ID':>4}  {'SYSTEM':<12} {'SOURCE':<8} {'STATUS':<9} {'STARTED':<20} "
           f"{'RESTORED':<20} {'DURATION':<22} LEVEL  REVIEW")
     for row in rows:
@@ -126,12 +127,13 @@ def _show(args: argparse.Namespace, config: Config, ledger: Ledger) -> int:
     incident = ledger.get(args.id)
     row = incident_row(incident, config.policies.kpi, time.time(),
                        all_windows(ledger, config.policies.kpi))
+    entries = ledger.timeline(incident.id)
     timeline = [{"at": e.at, "actor": e.actor, "kind": e.kind, "payload": e.payload}
-                for e in ledger.timeline(incident.id)]
+                for e in entries]
     if args.json:
         print(json.dumps({**row, "timeline": timeline}, ensure_ascii=False, indent=2))
         return EXIT_OK
-    lang = "th" if args.lang == "th" else "en"
+    lang: Lang = "th" if args.lang == "th" else "en"
     for key in ("id", "system", "source", "status", "cause_category", "cause_text",
                 "fix_text", "level", "review"):
         print(f"{key:<22} {row[key]}")
@@ -140,9 +142,9 @@ def _show(args: argparse.Namespace, config: Config, ledger: Ledger) -> int:
         print(f"{key:<22} {_when(row[key], lang)}")
     print(f"{'duration':<22} {format_duration(row['duration_seconds'], lang)}")
     print("timeline:")
-    for entry in timeline:
-        print(f"  {_when(entry['at'], lang)}  {entry['actor']:<12} {entry['kind']:<10} "
-              f"{json.dumps(entry['payload'], ensure_ascii=False)}")
+    for entry in entries:
+        print(f"  {_when(entry.at, lang)}  {entry.actor:<12} {entry.kind:<10} "
+              f"{json.dumps(entry.payload, ensure_ascii=False)}")
     return EXIT_OK
 
 

@@ -26,6 +26,7 @@ from upkeep.policies.kpi import (
 )
 from upkeep.policies.render import (
     FORMATS,
+    Cell,
     Column,
     Line,
     RenderError,
@@ -154,7 +155,7 @@ def _status(result: YearResult) -> T:
     return T("; ".join(th), "; ".join(en))
 
 
-def _system_row(name: str, title: T, result: YearResult) -> dict[str, object]:
+def _system_row(name: str, title: T, result: YearResult) -> dict[str, Cell]:
     return {"system": name, "title": title, "incidents": result.incidents,
             "mean_hours": _hours(result.mean_seconds),
             "median_hours": _hours(result.median_seconds),
