@@ -197,7 +197,16 @@ def report(minutes: float, units: int, idle: dict[str, float], samples: list[dic
                f"{slope:+.2f} MiB/h; CPU while scraped {cpu_pct:.2f} % of one core; "
                f"scrapes answered {scrapes}, failed {failed}.")
     fd_flat = max(s["fds"] for s in warm) - min(s["fds"] for s in warm) <= 5
-    task_flat = max(s["tasks"] for s in warm) - min(s["tasks"] for s in warm) <= 5
+    # Tasks are judged by trend, not range: at any instant some polls are in flight (a
+    # dead target holds its task for its whole timeout), so single samples swing by the
+    # number of concurrent polls. A leak shows as the late samples sitting above the early
+    # ones: compare the medians of the first and last quarter of the soak.
+    quarter = max(1, len(warm) // 4)
+    early = statistics.median(s["tasks"] for s in warm[:quarter])
+    late = statistics.median(s["tasks"] for s in warm[-quarter:])
+    out.append(f"\nAsyncio tasks, median of the first quarter {early:g}, of the last quarter "
+               f"{late:g} (in-flight polls make single samples swing).")
+    task_flat = late - early <= 2
     goals = [
         ("steady RSS ≤ 64 MiB with host + UPS + websites loaded (issue 2, host-performance §9)",
          last["rss"] <= 64),
@@ -205,7 +214,8 @@ def report(minutes: float, units: int, idle: dict[str, float], samples: list[dic
         ("RSS slope < 2 MiB per 24 h (host-performance §9 goal 2; needs a long soak)",
          slope * 24 < 2 and minutes >= 30),
         ("open fds flat (± 5) during the soak (issue 10)", fd_flat),
-        ("asyncio tasks flat (± 5) during the soak (issue 10)", task_flat),
+        ("asyncio tasks flat (median of the last quarter ≤ first quarter + 2) (issue 10)",
+         task_flat),
         ("every scrape answered (issue 10)", failed == 0 and scrapes > 0),
     ]
     out.append("\n| goal (soak) | met |\n|---|---|")
