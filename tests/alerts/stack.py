@@ -125,6 +125,8 @@ def alertmanager_config(webhook_url: str, smtp_port: int, *, fast: bool = True
         for hook in receiver.get("webhook_configs", []):
             hook["url"] = webhook_url
         assert set(receiver) <= {"name", "webhook_configs", "email_configs"}, receiver
+    # template globs are relative to the config file; the test's copy lives in a temp dir
+    config["templates"] = [str(ALERTS / glob) for glob in config.get("templates", [])]
     config["global"]["smtp_smarthost"] = f"127.0.0.1:{smtp_port}"
     config["global"]["smtp_require_tls"] = False
     if fast:

@@ -30,6 +30,7 @@ from tests.alerts.stack import (
 from tests.support import need_binary, wait_for
 
 CONFIG = ALERTS / "alertmanager.yml"
+TEMPLATES = ALERTS / "templates"
 ROUTES = yaml.safe_load((ALERTS / "amtool-routes.yml").read_text())
 
 
@@ -44,6 +45,18 @@ def test_check_config() -> None:
     assert "SUCCESS" in result.stdout
     assert "2 inhibit rules" in result.stdout
     assert "4 receivers" in result.stdout
+    assert "1 templates" in result.stdout
+
+
+def test_check_config_sees_template_errors(tmp_path: Path) -> None:
+    """check-config parses templates/*.tmpl, so the check above covers the template too."""
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "alertmanager.yml").write_text(CONFIG.read_text())
+    broken = (TEMPLATES / "upkeep.tmpl").read_text() + '{{ define "x" }}{{ if }}{{ end }}\n'
+    (tmp_path / "templates" / "upkeep.tmpl").write_text(broken)
+    result = amtool("check-config", str(tmp_path / "alertmanager.yml"))
+    assert result.returncode != 0
+    assert "missing value for if" in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("case", ROUTES, ids=lambda c: "-".join(c["labels"].values()))

@@ -216,10 +216,12 @@ def test_rule_and_test_files_exist() -> None:
                      ("ups", "host", "website", "kpi", "checklist", "assets", "agent")}
     assert {p.name.removesuffix(".test.yml") for p in TEST_FILES} >= \
         {p.name.removesuffix(".rules.yml") for p in RULE_FILES}
-    # alerts/ is a package: nothing but YAML (and the package marker) may live in it
+    # alerts/ is a package: nothing but YAML, Alertmanager's templates/*.tmpl (and the
+    # package marker) may live in it
     stray = [p for p in ALERTS.rglob("*") if p.is_file()
              and p.suffix not in (".yml", ".yaml") and p.name not in ("__init__.py", "py.typed")
-             and "__pycache__" not in p.parts]
+             and "__pycache__" not in p.parts
+             and not (p.parent == ALERTS / "templates" and p.suffix == ".tmpl")]
     assert stray == []
 
 
