@@ -5,8 +5,9 @@ alertmanager.yml, receivers pointed here) -> a webhook receiver in this test.
 Branch ``branch-a``: its UPS goes on battery and, as it would in a real power cut, its server
 stops answering. ``UpsOnBattery`` for branch-a reaches the webhook; branch-a's ``HostDown`` is
 inhibited (Alertmanager API v2 says ``suppressed`` and it is never notified) while ``hq``'s
-``HostDown`` pages normally. Mains returns, the server comes back: the resolved notification
-of ``UpsOnBattery`` arrives.
+``HostDown`` pages normally. The server comes back, mains returns: the resolved notification
+of ``UpsOnBattery`` arrives. Cause and effect are ordered by waiting on Alertmanager, not by
+the shortened ``for:`` timers alone (their gaps are below a second at this scale).
 """
 
 from __future__ import annotations
@@ -175,8 +176,14 @@ def run_scenario(rig: NutRig, agent: AgentProcess, host: HostStub, hook: Webhook
              message="Prometheus scraping the agent's UPS, on line")
     assert not [a for a in hook.alerts() if a[2] == "branch-a"]
 
-    # the power fails at branch-a: the UPS goes on battery, the server dies with it
+    # the power fails at branch-a: the UPS goes on battery, the server dies with it. The
+    # server is stopped once Alertmanager holds UpsOnBattery: inhibition needs the cause there
+    # before the effect's group flushes. In production `for:` 1m vs 2m plus group_wait 30s
+    # give that order; at 1/30 scale the margin is under a second (1 s scrapes, 1 s
+    # evaluations, 0.5 s polls, 1 s group_wait), which a loaded machine loses.
     rig.set_many("ups1", {"ups.status": "OB DISCHRG", "battery.charge": "90"})
+    wait_for(lambda: states(am_alerts(am), alertname="UpsOnBattery", site="branch-a")
+             == ["active"], 20, message="UpsOnBattery/branch-a in Alertmanager")
     host.stop()
     wait_for(lambda: ("firing", "UpsOnBattery", "branch-a") in hook.alerts(), 20,
              message="UpsOnBattery/branch-a at the webhook")
@@ -207,9 +214,13 @@ def run_scenario(rig: NutRig, agent: AgentProcess, host: HostStub, hook: Webhook
     time.sleep(2)  # two more group intervals: still not notified
     assert ("firing", "HostDown", "branch-a") not in hook.alerts()
 
-    # mains returns, the server boots: the resolved notification arrives
-    rig.set_many("ups1", {"ups.status": "OL CHRG", "battery.charge": "91"})
+    # the server is back (the effect goes first: once UpsOnBattery resolves, nothing inhibits
+    # a HostDown still held in Alertmanager, and keep_firing_for is only 3 s in the test),
+    # then mains returns: the resolved notification arrives
     host.start()
+    wait_for(lambda: states(am_alerts(am), alertname="HostDown", site="branch-a") == [], 20,
+             message="HostDown/branch-a gone from Alertmanager")
+    rig.set_many("ups1", {"ups.status": "OL CHRG", "battery.charge": "91"})
     wait_for(lambda: ("resolved", "UpsOnBattery", "branch-a") in hook.alerts(), 30,
              message="resolved UpsOnBattery/branch-a at the webhook")
     # branch-a's host-down never paged, neither while inhibited nor after
