@@ -193,8 +193,9 @@ def outage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                          timeout=20, message=f"{system} up")
             time.sleep(2)  # a few seconds of "up" in Prometheus
             facts["down_at"] = time.time()
-            site.stop()
+            site.stop()  # up to 0.5 s: serve_forever notices the shutdown on its next poll
             service.stop()
+            facts["stopped_at"] = time.time()
             for system in ("jfs", "svc"):
                 wait_for(lambda s=system: metric(series(agent), "upkeep_incident_open",
                                                  system=s) == 1,
@@ -210,6 +211,7 @@ def outage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             facts["up_at"] = time.time()
             site.start()
             service.start()
+            facts["started_at"] = time.time()
             for system in ("jfs", "svc"):
                 wait_for(lambda s=system: metric(series(agent), "upkeep_incident_open",
                                                  system=s) == 0,
@@ -230,15 +232,21 @@ def test_stop_and_restart_opens_and_closes_one_incident(outage: dict[str, Any],
                                                         system: str) -> None:
     [opened] = outage["opened"][system]
     assert opened["status"] == "open" and opened["source"] == "auto"
-    # the incident starts at the first failed poll after the stop (polls every second)
-    assert 0 <= opened["started_at"] - outage["down_at"] < 2.0
-    assert opened["detected_at"] >= opened["started_at"]
+    # the incident starts at the first failed poll after the stop (polls every second, 0.1 s
+    # jitter; measured from the end of the stop, which takes up to 0.5 s, with 0.9 s for a
+    # late poll on a busy machine), not at the second failed poll that confirms it
+    # (open_after 2)
+    assert outage["down_at"] <= opened["started_at"] < outage["stopped_at"] + 2.0
+    assert opened["detected_at"] > opened["started_at"]
     [restored] = outage["restored"][system]
     assert restored["id"] == opened["id"]
     assert restored["status"] == "restored"
-    assert 0 <= restored["restored_at"] - outage["up_at"] < 2.0
-    expected = outage["up_at"] - outage["down_at"]
-    assert abs(restored["duration_seconds"] - expected) < 2.0
+    # restored at the first good poll after the restart, not at the third that confirms it
+    assert outage["up_at"] <= restored["restored_at"] < outage["started_at"] + 2.0
+    # the whole outage counts, the bridged gap included (no maintenance window here)
+    assert restored["started_at"] == opened["started_at"]
+    assert restored["duration_seconds"] == pytest.approx(
+        restored["restored_at"] - opened["started_at"], abs=0.01)
     assert restored["level"] == 5 and restored["review"] == []
     # the time the agent was killed is a bridged gap inside the outage
     assert restored["gap_seconds"] > 1.0
