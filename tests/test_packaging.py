@@ -25,6 +25,8 @@ def test_wheel_holds_only_the_upkeep_namespace(tmp_path: Path) -> None:
         assert f"upkeep/{room}/__init__.py" in names
     assert "upkeep/default-config.yml" in names
     assert "upkeep/collectors/host.py" in names
+    # alertmanager.yml loads templates/*.tmpl: an installed config must find it
+    assert "upkeep/alerts/templates/upkeep.tmpl" in names
     assert not any(n.startswith(("tests/", "agents/", "bench/")) for n in names)
 
 
