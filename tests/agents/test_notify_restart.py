@@ -62,10 +62,15 @@ def test_receivers_down_agent_killed_and_restarted_nothing_lost(tmp_path: Path) 
             with WebhookReceiver(hook_port) as hook, SmtpSink(smtp_port) as smtp:
                 wait_for(lambda: len(hook.payloads) == 2 and len(smtp.messages) == 2, 15,
                          message="delivery once the receivers are back")
+                # the receivers hold a message before the agent has their answer: wait for
+                # the agent to count both as sent
+                wait_for(lambda: notify_series(agent, "upkeep_notify_sent_total")
+                         == {"webhook": 2, "email": 2}, 15, message="both marked sent")
                 time.sleep(1.5)  # several retry periods: nothing is sent twice
                 assert [p["event"] for p in hook.payloads] == ["on_battery", "on_line"]
                 assert [p["ups"] for p in hook.payloads] == ["rack", "rack"]
                 assert len({p["id"] for p in hook.payloads}) == 2
+                assert len(smtp.messages) == 2
                 subjects = [str(m["Subject"]) for m in smtp.messages]
                 assert "กำลังใช้ไฟจากแบตเตอรี่" in subjects[0] and "on battery" in subjects[0]
                 assert "กลับมาใช้ไฟฟ้าหลักแล้ว" in subjects[1] and "back on mains" in subjects[1]
