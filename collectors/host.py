@@ -142,15 +142,19 @@ class _StatvfsGuard:
                 box["error"] = err
             finally:
                 with self._lock:
+                    box["done"] = True
                     self._stuck.discard(path)
 
         thread = threading.Thread(target=work, name=f"statvfs {path}", daemon=True)
         thread.start()
         thread.join(timeout)
-        if thread.is_alive():
-            with self._lock:
+        with self._lock:
+            # decided under the lock that work() ends with, not by is_alive(): a thread that
+            # finished just after the join timed out has already run its discard, and marking
+            # the path stuck after that would skip the mount for good
+            if "done" not in box:
                 self._stuck.add(path)
-            return None
+                return None
         result: os.statvfs_result | None = box.get("result")
         return result
 

@@ -10,6 +10,7 @@ import pytest
 from upkeep.collectors import host
 from upkeep.collectors.base import Target
 
+from tests.support import wait_for
 from upkeep.config import parse_config
 
 
@@ -43,8 +44,9 @@ def test_statvfs_guard_bounds_a_hung_mount_and_skips_it_until_it_answers(
     assert calls.count("/hung") == 1
     assert guard.statvfs("/ok", 0.2) is not None
     release.set()
-    time.sleep(0.1)
-    assert guard.statvfs("/hung", 0.2) is not None  # answers again once it recovered
+    # answers again once its stuck thread has returned (that thread needs a moment to run)
+    wait_for(lambda: guard.statvfs("/hung", 0.2) is not None, timeout=10,
+             message="the recovered mount answering again")
 
 
 def test_excluded_filesystems_and_devices_are_absent() -> None:
