@@ -1,7 +1,7 @@
 """NUT polling: upkeep's NUT collector vs Debian's ``upsc`` (the anchor), one run, one upsd.
 
 Setup: one real ``upsd`` on a loopback port with N ``dummy-ups`` drivers replaying the 28
-real dumps of ../shared/testdata/nut-ddl in turn (tests/nut_rig.py). Per poll cycle every
+real dumps of tests/fixtures/nut-ddl in turn (tests/nut_rig.py). Per poll cycle every
 UPS is read once, all concurrently:
 
 - upkeep: ``NutCollector.poll`` for every UPS (LIST VAR + LIST CLIENT on the shared,
@@ -39,7 +39,7 @@ from upkeep.collectors.nut import NutCollector  # noqa: E402
 from tests.nut_rig import NutRig  # noqa: E402
 from upkeep.config.ups import UpsConfig  # noqa: E402
 
-DDL = REPO.parent / "shared" / "testdata" / "nut-ddl"
+DDL = REPO / "tests" / "fixtures" / "nut-ddl"
 
 
 def entries(names: list[str], port: int) -> list[UpsConfig]:

@@ -1,7 +1,7 @@
 """The NUT collector against a real upsd + dummy-ups (Debian nut-server), no mocks.
 
 One upsd serves all 28 real dumps of the NUT devices library (tests/fixtures/nut is not
-needed for them: they are read from ../shared/testdata/nut-ddl), each polled through
+needed for them: they are read from tests/fixtures/nut-ddl), each polled through
 ``NutCollector`` exactly as the agent does.
 """
 
@@ -22,12 +22,12 @@ from upkeep.collectors.nut import NutCollector, _Discovery, _factory
 from upkeep.collectors.nut_client import NutClient, TlsSettings
 
 from tests.nut_rig import FIXTURES, NutRig, read_dev
-from tests.support import SHARED, free_port
+from tests.support import NUT_DDL, free_port
 from upkeep.config import Config
 from upkeep.config.ups import UpsConfig
 from upkeep.reading import Reading
 
-DDL = SHARED / "testdata" / "nut-ddl"
+DDL = NUT_DDL
 DUMPS = sorted(DDL.glob("*.dev"))
 
 

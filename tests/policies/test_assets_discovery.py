@@ -19,9 +19,9 @@ from upkeep.policies.assets import today_bangkok
 from upkeep.policies.thai import BANGKOK
 
 from tests.nut_rig import NutRig
-from tests.support import SHARED, metric, parse_metrics, run_cli, wait_for
+from tests.support import NUT_DDL, metric, parse_metrics, run_cli, wait_for
 
-DDL = SHARED / "testdata" / "nut-ddl"
+DDL = NUT_DDL
 DUMPS = {
     "backups": "APC__Back-UPS_XS_1000M__usbhid-ups__2.7.4.1__01.dev",
     "smart": "APC__Smart-UPS_2200_RM_XL__snmp-ups__2.7.1__01.dev",
