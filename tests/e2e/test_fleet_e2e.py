@@ -416,10 +416,11 @@ def test_power_failure_at_one_site_fires_one_alert(fleet: Fleet) -> None:
     ups_alerts = 'ALERTS{alertname=~"Ups.*", alertstate="firing"}'
     wait_for(lambda: prom.value('count(upkeep_ups_status{flag="OL"} == 1)') == 2 * N_SITES,
              timeout=60, message="every UPS on line")
-    # let the background alerts of a fresh fleet settle (e.g. checklist findings, identical at
-    # every site) so that "before" and "after" differ only by what the power failure caused
-    wait_for(lambda: not prom.query('ALERTS{alertstate="pending"}'), timeout=60, interval=1,
-             message="no pending alerts")
+    # let the background UPS alerts of a fresh fleet settle (e.g. a self-test overdue,
+    # identical at every site) so that "before" and "after" differ only by what the power
+    # failure caused (only UPS alerts are compared below)
+    wait_for(lambda: not prom.query('ALERTS{alertstate="pending", ups!=""}'), timeout=60,
+             interval=1, message="no pending UPS alerts")
     before = prom.query('ALERTS{alertstate="firing"}')
     assert prom.query(ups_alerts) == [], "a UPS alert fires before the power failure"
     nut.set(f"ups{FAIL_SITE:03d}", "ups.status", "OB DISCHRG")
@@ -434,12 +435,18 @@ def test_power_failure_at_one_site_fires_one_alert(fleet: Fleet) -> None:
         time.sleep(2 * SCRAPE_INTERVAL)  # other sites had time to (wrongly) fire too
         ups_firing = prom.query(ups_alerts)
         assert {r["metric"]["site"] for r in ups_firing} == {site}, ups_firing
-        # nothing changed at the 79 other sites
+        # nothing about any UPS changed at the 79 other sites. Only alerts about a UPS (a
+        # `ups` label, whatever the rule) are compared: the others at every site come from
+        # the one machine all 80 agents watch and from probes on a 2-core box running 80
+        # agents (HostHighLoad once load15 passes 4, HostMemoryPressure, a slow scrape's
+        # HostDown, a timed-out probe's WebsiteDown); they may start during the 20 s below
+        # whatever the power does at site 37.
         after = prom.query('ALERTS{alertstate="firing"}')
 
-        def elsewhere(result: list[dict[str, Any]]) -> set[tuple[str, str]]:
-            return {(r["metric"].get("site", ""), r["metric"]["alertname"]) for r in result
-                    if r["metric"].get("site") != site}
+        def elsewhere(result: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+            return {(r["metric"].get("site", ""), r["metric"]["alertname"], r["metric"]["ups"])
+                    for r in result
+                    if r["metric"].get("site") != site and r["metric"].get("ups")}
 
         assert elsewhere(after) <= elsewhere(before), elsewhere(after) - elsewhere(before)
     finally:
