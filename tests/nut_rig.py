@@ -104,9 +104,17 @@ class NutRig:
             self.wait_ready([name])
         return path
 
-    def _write_dev(self, path: Path, data: Mapping[str, str]) -> None:
+    def _write_dev(self, path: Path, data: Mapping[str, str], *, touch: bool = False) -> None:
+        """Write the file whole (a temp file renamed over it), with ``touch`` a strictly
+        newer mtime already on it. Rewriting in place could let dummy-ups read it truncated
+        or half-written and take that second's mtime as seen: the full file, stamped within
+        the same second, would then never be read."""
         body = "".join(f"{k}: {v}\n" for k, v in data.items())
-        path.write_bytes(body.encode("utf-8", "surrogateescape"))
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(body.encode("utf-8", "surrogateescape"))
+        if touch:
+            self._touch(tmp)
+        os.replace(tmp, path)
 
     def _write_config(self) -> None:
         (self.etc / "nut.conf").write_text("MODE=standalone\n")
@@ -260,8 +268,7 @@ class NutRig:
             data.pop(var, None)
         else:
             data[var] = value
-        self._write_dev(path, data)
-        self._touch(path)
+        self._write_dev(path, data, touch=True)
         if wait and value not in (None, ""):
             self.wait_value(ups, var, value, timeout)
 
@@ -269,8 +276,7 @@ class NutRig:
         path = self.ups[ups]
         data = read_dev(path)
         data.update(values)
-        self._write_dev(path, data)
-        self._touch(path)
+        self._write_dev(path, data, touch=True)
         for var, value in values.items():
             self.wait_value(ups, var, value, timeout)
 
