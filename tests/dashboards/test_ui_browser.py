@@ -14,12 +14,12 @@ import json
 import subprocess
 import time
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from upkeep.policies.thai import to_bangkok
 
 from tests.dashboards.conftest import TOKEN, Stack
 from tests.support import need_binary, wait_for
@@ -204,14 +204,15 @@ def test_language_switch_changes_labels_and_calendar(tab: Tab) -> None:
     main = tab.page.locator("main").inner_text()
     assert "Battery installed" in main and "1 Jun 2023" in main  # battery.date 2023-06-01
     footer_en = tab.page.locator("#updated").inner_text()
-    assert str(date.today().year) in footer_en
+    year = to_bangkok(time.time()).year  # the UI's clock is Bangkok's, not the test machine's
+    assert str(year) in footer_en
     tab.page.get_by_role("link", name="ไทย").click()
     tab.page.wait_for_load_state()
     assert tab.page.locator("html").get_attribute("lang") == "th"
     main = tab.page.locator("main").inner_text()
     assert "ติดตั้งแบตเตอรี่" in main and "1 มิ.ย. 2566" in main  # Buddhist Era
     assert "Battery installed" not in main
-    assert str(date.today().year + 543) in tab.page.locator("#updated").inner_text()
+    assert str(year + 543) in tab.page.locator("#updated").inner_text()
     # remembered: a page opened without ?lang= stays Thai
     tab.goto("/ui/hosts")
     assert tab.page.locator("h1").inner_text() == "เครื่องแม่ข่าย"
