@@ -27,6 +27,7 @@ from upkeep.agents import notify as notify_mod
 from upkeep.agents.notify import Notifier, backoff
 from upkeep.agents.notify_templates import document, render
 from upkeep.agents.runtime import Agent
+from upkeep.policies.thai import to_bangkok
 
 from tests.alerts.stack import SmtpSink, WebhookReceiver
 from tests.support import free_port
@@ -197,7 +198,9 @@ def test_power_event_reaches_webhook_mail_and_command(tmp_path: Path) -> None:
     assert "UPS rack ที่ branch-a กำลังใช้ไฟจากแบตเตอรี่" in subject
     assert "UPS rack at site branch-a is on battery" in subject
     body = mail.get_payload(decode=True).decode("utf-8")
-    assert f" {datetime.now(UTC).year + 543} " in body  # the Thai block dates in the BE
+    # the Thai block dates in the BE, by Bangkok's clock (not the test machine's UTC: a year
+    # apart from 17:00 UTC on 31 December)
+    assert f" {to_bangkok(time.time()).year + 543} " in body
     assert "Battery charge: 90%" in body and "ประจุแบตเตอรี่: 90%" in body
 
     [call] = [json.loads(line) for line in calls.read_text().splitlines()]
