@@ -150,11 +150,12 @@ def test_alertmanager_mails_english_and_thai(tmp_path: Path) -> None:
     with WebhookReceiver() as hook, SmtpSink() as smtp, \
             running_alertmanager(tmp_path, alertmanager_config(hook.url, smtp.port)) as am:
         httpx.post(f"{am}/api/v2/alerts", json=[posted], timeout=5).raise_for_status()
-        wait_for(lambda: any("it-admins@example.invalid" in rcpts
-                             for _, rcpts in smtp.envelopes), timeout=15,
-                 message="mail to it-admins")
-        message = next(m for (_, rcpts), m in zip(smtp.envelopes, smtp.messages, strict=True)
-                       if "it-admins@example.invalid" in rcpts)
+        # the sink appends the envelope, then the message (another thread): look for the pair
+        # inside the wait, where a moment with one list longer than the other is retried
+        message = wait_for(lambda: next(
+            (m for (_, rcpts), m in zip(smtp.envelopes, smtp.messages, strict=True)
+             if "it-admins@example.invalid" in rcpts), None), timeout=15,
+            message="mail to it-admins")
         assert isinstance(message, EmailMessage)
         assert str(message["Subject"]).endswith(
             "UPS is running on battery. / UPS ทำงานด้วยแบตเตอรี่")
