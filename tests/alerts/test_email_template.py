@@ -95,7 +95,7 @@ def test_text_and_html_show_every_annotation(tmp_path: Path, alertname: str,
         assert value.replace("'", "&#39;").replace('"', "&#34;") in html, (key, html)
     assert f'<a href="{alert["annotations"]["runbook_url"]}">' in html
     assert '<meta charset="utf-8">' in html
-    assert f"สาขา/ไซต์ (site): {alert['labels']['site']}" in text
+    assert f"สาขา (site): {alert['labels']['site']}" in text
     # the start in UTC and in Thai time with a Buddhist-Era year
     assert "2026-11-25 20:05 UTC / 26/11/2569 03:05 น. (เวลาประเทศไทย)" in text
     assert "กำลังแจ้งเตือน / FIRING" in text

@@ -327,7 +327,7 @@ def test_thai_annotations_render_in_every_promtool_case() -> None:
                         assert "{{" not in annotations[key] and "<no value>" not in \
                             annotations[key], (check["alertname"], annotations[key])
                     # every description names the site; the Thai one must too
-                    assert f"สาขา/ไซต์ {exp['exp_labels']['site']}" in \
+                    assert f"สาขา {exp['exp_labels']['site']}" in \
                         annotations["description_th"], (check["alertname"], annotations)
                     checked += 1
     assert checked >= 36
