@@ -290,9 +290,13 @@ class Notifier:
     async def _run(self) -> None:
         while True:
             self._wake.clear()
-            try:
-                if time.time() - self._pruned_at >= PRUNE_EVERY:
+            if time.time() - self._pruned_at >= PRUNE_EVERY:
+                try:
                     self.prune(time.time())
+                except StoreError:  # a full disk must not hold deliveries up: try again later
+                    log.exception("cannot prune the notification outbox")
+                    self._pruned_at = time.time()
+            try:
                 wait = await self.deliver_due()
             except StoreError:
                 log.exception("notification outbox unreadable; retrying in 30s")
