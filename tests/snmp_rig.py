@@ -56,6 +56,18 @@ def fixture_records(name: str) -> str:
     return (FIXTURES / f"{name}.snmprec").read_text(encoding="utf-8")
 
 
+def huge_alarm_table(rows: int) -> str:
+    """The UPS-MIB recording with an alarm table of ``rows`` rows, vendor alarms all."""
+    alarms = "1.3.6.1.2.1.33.1.6"
+    lines = [line for line in fixture_records("ups-mib").splitlines()
+             if not line.startswith(f"{alarms}.1.0")]
+    lines.append(f"{alarms}.1.0|66|{rows}")
+    for row in range(1, rows + 1):
+        lines.append(f"{alarms}.2.1.2.{row}|6|1.3.6.1.4.1.99.1.{row}")
+        lines.append(f"{alarms}.2.1.3.{row}|67|{row}")
+    return "\n".join(lines)
+
+
 def find_responder() -> str:
     """Path of a usable ``snmpsim-command-responder``; skip (laptop) or fail (CI) if none."""
     import pytest

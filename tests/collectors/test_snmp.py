@@ -19,7 +19,7 @@ from upkeep.agents.runtime import poll_target
 from upkeep.collectors.snmp import SnmpCollector
 from upkeep.collectors.snmp_mibs import MAX_ALARM_ROWS
 
-from tests.snmp_rig import SnmpSim, V3User, fixture_records
+from tests.snmp_rig import SnmpSim, V3User, fixture_records, huge_alarm_table
 from upkeep.config.ups import SnmpConfig
 from upkeep.reading import Reading
 
@@ -34,17 +34,6 @@ def _ts(y: int, mo: int, d: int) -> float:
     return datetime(y, mo, d, tzinfo=UTC).timestamp()
 
 
-def _huge_alarm_table() -> str:
-    """UPS-MIB recording with HUGE_ALARMS rows, most of them vendor alarms."""
-    lines = [line for line in fixture_records("ups-mib").splitlines()
-             if not line.startswith(f"{U}.6.1.0")]
-    lines.append(f"{U}.6.1.0|66|{HUGE_ALARMS}")
-    for row in range(1, HUGE_ALARMS + 1):
-        lines.append(f"{U}.6.2.1.2.{row}|6|1.3.6.1.4.1.99.1.{row}")
-        lines.append(f"{U}.6.2.1.3.{row}|67|{row}")
-    return "\n".join(lines)
-
-
 NOT_A_UPS = """1.3.6.1.2.1.1.1.0|4|Linux router
 1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.8072.3.2.10
 1.3.6.1.2.1.1.3.0|67|12345
@@ -55,7 +44,7 @@ NOT_A_UPS = """1.3.6.1.2.1.1.1.0|4|Linux router
 def sim() -> Iterator[SnmpSim]:
     names = ("ups-mib", "ups-mib-alarm", "apc-ups", "eaton-ups", "ups-mib-badtypes")
     records = {name: fixture_records(name) for name in names}
-    records["huge-alarm"] = _huge_alarm_table()
+    records["huge-alarm"] = huge_alarm_table(HUGE_ALARMS)
     records["not-a-ups"] = NOT_A_UPS
     rig = SnmpSim(records, users=[UPSMON, UPSMON512], ipv6=True)
     rig.clone("ups-mib", ["flip-ups-mib"])

@@ -23,13 +23,12 @@ import httpx
 import pytest
 
 from tests.nut_rig import NutRig
-from tests.snmp_rig import SnmpSim, V3User, fixture_records
+from tests.snmp_rig import SnmpSim, V3User, fixture_records, huge_alarm_table
 from tests.support import AgentProcess, free_port, wait_for
 from tests.web_rig import Pki, Route, WebRig
 
 pytestmark = pytest.mark.slow
 
-U = "1.3.6.1.2.1.33.1"
 HUGE_ROWS = 3000
 TRUNCATED_ADDRESSES = 150
 USER = V3User("upsmon", "authpass123", "privpass123")
@@ -78,16 +77,6 @@ ROWS = [
     Row("http-bad-headers", "web", ("http_protocol",), WEB_TIMEOUT, "invalid header lines"),
 ]
 GOOD = {"nut-good": NUT_INTERVAL, "snmp-good": SNMP_INTERVAL, "web-good": WEB_INTERVAL}
-
-
-def _huge_alarm_table() -> str:
-    lines = [line for line in fixture_records("ups-mib").splitlines()
-             if not line.startswith(f"{U}.6.1.0")]
-    lines.append(f"{U}.6.1.0|66|{HUGE_ROWS}")
-    for row in range(1, HUGE_ROWS + 1):
-        lines.append(f"{U}.6.2.1.2.{row}|6|1.3.6.1.4.1.99.1.{row}")
-        lines.append(f"{U}.6.2.1.3.{row}|67|{row}")
-    return "\n".join(lines)
 
 
 class GarbageServer:
@@ -254,7 +243,7 @@ class Stack:
         udp.bind(("127.0.0.1", 0))
         self.sim = SnmpSim({"ups-mib": fixture_records("ups-mib"),
                             "ups-mib-badtypes": fixture_records("ups-mib-badtypes"),
-                            "huge": _huge_alarm_table()}, users=[USER])
+                            "huge": huge_alarm_table(HUGE_ROWS)}, users=[USER])
         stack.enter_context(self.sim)
         # --- websites
         self.pki = Pki(tmp / "pki")
