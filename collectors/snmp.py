@@ -4,6 +4,10 @@ Design (see ``docs``/reference "pysnmp 7 and snmpsim"):
 
 - ONE ``SnmpEngine`` for every target, created on the running loop at the first poll (an
   engine is bound to its loop; creating one costs ~100 ms and v3 discovery state lives in it).
+  The one exception: pysnmp's USM checks an answer with the keys it finds by (agent engine
+  ID, user name) alone, so one engine holds one key set per pair. Entries that name the same
+  agent and user with different keys (one of them is wrong, or the agent was re-keyed and
+  one entry not yet) get one more engine per extra key set; v1/v2c never need one.
 - Requests go straight to pysnmp's command generators with numeric ``ObjectName``s: the HLAPI
   helpers resolve every varbind through a MIB view, and with ``pysmi`` importable that builds
   a MIB parser on the event loop (a 0.3-0.5 s stall). Nothing here imports pysmi.
@@ -105,6 +109,8 @@ class _Session:
     profile: MibProfile | None = None
     #: the agent's authoritative engine ID (v3), learnt once by discovery
     engine_id: bytes | None = None
+    #: which of the collector's engines carries this target's v3 keys (0: the shared one)
+    slot: int = 0
     down: bool = False
     last_error: str = field(default="", repr=False)
 
@@ -113,7 +119,8 @@ class _EngineTables:
     """What pysnmp's HLAPI "LCD" helper does, without importing the HLAPI: that package pulls
     in pysnmp.smi.compiler, which imports pysmi when installed. Entries are shared where the
     wire identity is the same (one community entry per community string and version, one
-    user per (engine ID, user name)) so 500 targets cost 500 small rows, not 500 of each."""
+    user per (engine ID, user name)) so 500 targets cost 500 small rows, not 500 of each.
+    The collector never gives one engine two key sets for the same (engine ID, user name)."""
 
     def __init__(self, engine: SnmpEngine) -> None:
         self.engine = engine
@@ -159,24 +166,19 @@ class _EngineTables:
         an engine on its own (e.g. after its 300 s peer cache expires; discovery sends no
         keys, so that row's keys never matter)."""
         user = cfg.user or ""
-        auth = (_AUTH[cfg.auth.protocol], cfg.auth.password.get_secret_value()) if cfg.auth \
-            else (engine_config.USM_AUTH_NONE, None)
-        priv = (_PRIV[cfg.priv.protocol], cfg.priv.password.get_secret_value()) if cfg.priv \
-            else (engine_config.USM_PRIV_NONE, None)
+        (auth, priv) = keys = _v3_keys(cfg)
         if (b"", user) not in self.users:
             engine_config.add_v3_user(self.engine, user, auth[0], auth[1], priv[0], priv[1])
-            self.users[(b"", user)] = (auth, priv)
+            self.users[(b"", user)] = keys
         if not engine_id:
             return user
         known = self.users.get((engine_id, user))
-        if known == (auth, priv):
-            return user
-        if known is not None:
-            # one agent has one key per user: two targets disagree, the last one polled wins
-            engine_config.delete_v3_user(self.engine, user, OctetString(engine_id))
-        engine_config.add_v3_user(self.engine, user, auth[0], auth[1], priv[0], priv[1],
-                                  securityEngineId=OctetString(engine_id))
-        self.users[(engine_id, user)] = (auth, priv)
+        if known is None:
+            engine_config.add_v3_user(self.engine, user, auth[0], auth[1], priv[0], priv[1],
+                                      securityEngineId=OctetString(engine_id))
+            self.users[(engine_id, user)] = keys
+        elif known != keys:  # the collector's slots exist to prevent exactly this
+            raise RuntimeError(f"two key sets for SNMPv3 user {user!r} in one engine")
         return user
 
     def target(self, params: str, domain: tuple[int, ...], address: tuple[str, int],
@@ -193,8 +195,20 @@ class _EngineTables:
         return name
 
 
+_Keys = tuple[tuple[Any, str | None], tuple[Any, str | None]]
+
+
+def _v3_keys(cfg: SnmpConfig) -> _Keys:
+    """((auth protocol, pass phrase), (priv protocol, pass phrase)) of a v3 target."""
+    auth = (_AUTH[cfg.auth.protocol], cfg.auth.password.get_secret_value()) if cfg.auth \
+        else (engine_config.USM_AUTH_NONE, None)
+    priv = (_PRIV[cfg.priv.protocol], cfg.priv.password.get_secret_value()) if cfg.priv \
+        else (engine_config.USM_PRIV_NONE, None)
+    return auth, priv
+
+
 def _socket(domain: tuple[int, ...]) -> socket.socket:
-    """The one UDP socket every target shares, with a receive buffer sized for a fleet."""
+    """One engine's UDP socket (every target shares engine 0's), sized for a fleet."""
     family = socket.AF_INET6 if domain == udp6.DOMAIN_NAME else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
@@ -226,8 +240,10 @@ class SnmpCollector(Collector):
     def __init__(self, entries: Sequence[tuple[str, SnmpConfig]]) -> None:
         self._entries = list(entries)
         self._sessions = {name: _Session(name, cfg) for name, cfg in self._entries}
-        self._engine: SnmpEngine | None = None
-        self._tables: _EngineTables | None = None
+        #: [0] serves every target; [n] only v3 key sets that clash with one in [0..n-1]
+        self._engines: list[_EngineTables] = []
+        #: (agent engine ID, user name) -> the key sets seen, the n-th living in engine n
+        self._key_slots: dict[tuple[bytes, str], list[_Keys]] = {}
         self._engine_ids: dict[tuple[str, int], bytes] = {}
         self._slots = asyncio.Semaphore(_MAX_IN_FLIGHT)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -238,21 +254,43 @@ class SnmpCollector(Collector):
 
     # --- engine ------------------------------------------------------------------------------
 
-    def engine(self) -> SnmpEngine:
+    def engine(self, slot: int = 0) -> SnmpEngine:
+        """The engine of ``slot`` on the running loop (0: the one every target shares)."""
+        return self._tables_at(slot).engine
+
+    def _tables_at(self, slot: int) -> _EngineTables:
         loop = asyncio.get_running_loop()
-        if self._engine is None or self._loop is not loop:
-            if self._engine is not None:
-                self._close_engine()
-            self._engine = SnmpEngine()
-            self._tables = _EngineTables(self._engine)
+        if not self._engines or self._loop is not loop:
+            self._close_engines()
             self._slots = asyncio.Semaphore(_MAX_IN_FLIGHT)
             self._loop = loop
             self._engine_ids = {}
-            self._engine.observer.register_observer(
-                self._seen_engine_id, "rfc3412.prepareDataElements:internal")
+            self._key_slots = {}
             for session in self._sessions.values():  # their entries lived in the old engine
                 session.addr_name = session.engine_id = None
-        return self._engine
+                session.slot = 0
+        while len(self._engines) <= slot:
+            engine = SnmpEngine()
+            engine.observer.register_observer(
+                self._seen_engine_id, "rfc3412.prepareDataElements:internal")
+            self._engines.append(_EngineTables(engine))
+        return self._engines[slot]
+
+    def _slot(self, session: _Session) -> int:
+        """The engine for this target's v3 keys: the first one that holds no other keys for
+        the same (agent engine ID, user name)."""
+        cfg = session.cfg
+        if cfg.version != "3" or not session.engine_id:
+            return 0
+        keys = _v3_keys(cfg)
+        seen = self._key_slots.setdefault((session.engine_id, cfg.user or ""), [])
+        if keys not in seen:
+            seen.append(keys)
+            if len(seen) > 1:
+                log.info("SNMP UPS %s: another entry uses SNMPv3 user %r on the same agent "
+                         "with other keys; this one gets an SNMP engine of its own",
+                         session.name, cfg.user)
+        return seen.index(keys)
 
     def _seen_engine_id(self, _engine: Any, _point: str, variables: dict[str, Any],
                         _ctx: Any) -> None:
@@ -261,25 +299,26 @@ class SnmpCollector(Collector):
         if engine_id and address:
             self._engine_ids[(str(address[0]), int(address[1]))] = bytes(engine_id)
 
-    def _close_engine(self) -> None:
-        if self._engine is not None:
-            dispatcher = self._engine.transport_dispatcher
+    def _close_engines(self) -> None:
+        for tables in self._engines:
+            dispatcher = tables.engine.transport_dispatcher
             if dispatcher is not None:
                 dispatcher.close_dispatcher()
-            self._engine = self._tables = None
+        self._engines = []
 
     async def aclose(self) -> None:
-        if self._engine is not None and self._tables is not None:
+        if self._engines:
             # stop reading first, then let answers already queued on the loop be handled
             # while their transport is still registered (else pysnmp logs "Unregistered
             # transport" for each late answer)
-            for domain in self._tables.domains:
-                carrier = engine_config.get_transport(self._engine, domain)
-                sock_transport = getattr(carrier, "transport", None)
-                if sock_transport is not None:
-                    sock_transport.pause_reading()
+            for tables in self._engines:
+                for domain in tables.domains:
+                    carrier = engine_config.get_transport(tables.engine, domain)
+                    sock_transport = getattr(carrier, "transport", None)
+                    if sock_transport is not None:
+                        sock_transport.pause_reading()
             await asyncio.sleep(0)
-        self._close_engine()
+        self._close_engines()
 
     # --- poll --------------------------------------------------------------------------------
 
@@ -332,7 +371,8 @@ class SnmpCollector(Collector):
         pysnmp keys its USM user table by (engine ID, user name), and the LCD helper by the
         same: with the engine ID unknown, two agents that share a user name but not its keys
         would overwrite each other's keys in the one engine. Pinning each target's user to
-        its agent's engine ID keeps them apart.
+        its agent's engine ID keeps them apart (and tells when two entries give the same
+        agent's user different keys: see ``_slot``). Discovery always uses engine 0.
         """
         # the expected answer is "unknown user", after the report that names the engine ID
         with contextlib.suppress(AuthFailed, ProtocolError, _StatusError):
@@ -383,27 +423,28 @@ class SnmpCollector(Collector):
         session.address = (domain, address)
         return session.address
 
-    async def _addr_name(self, session: _Session, deadline: float, discovery: bool) -> str:
-        self.engine()
-        assert self._tables is not None
+    async def _addr_name(self, session: _Session, deadline: float, discovery: bool
+                         ) -> tuple[SnmpEngine, str]:
+        self._tables_at(0)  # on a new loop, this forgets what the old engines knew
         if session.addr_name is not None and not discovery:
-            return session.addr_name
+            return self._tables_at(session.slot).engine, session.addr_name
         cfg = session.cfg
         domain, address = await self._resolve(session, deadline)
-        params = self._tables.params(cfg, session.engine_id, discovery)
+        slot = 0 if discovery else self._slot(session)
+        tables = self._tables_at(slot)
+        params = tables.params(cfg, session.engine_id, discovery)
         # pysnmp waits `timeout` per try and tries 1 + retries times: split the target's
         # timeout (fixed per target, so the engine holds one address entry per target)
         per_try = max(cfg.timeout * 0.9 / (cfg.retries + 1), 0.05)
-        name = self._tables.target(params, domain, address, per_try, cfg.retries)
+        name = tables.target(params, domain, address, per_try, cfg.retries)
         if not discovery:
-            session.addr_name = name
-        return name
+            session.addr_name, session.slot = name, slot
+        return tables.engine, name
 
     async def _send(self, session: _Session, deadline: float, kind: str,
                     oids: Sequence[str], repetitions: int = 0, discovery: bool = False
                     ) -> list[tuple[str, Any]]:
-        engine = self.engine()
-        addr_name = await self._addr_name(session, deadline, discovery)
+        engine, addr_name = await self._addr_name(session, deadline, discovery)
         context = session.cfg.context
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[Any, Any, Any, Any]] = loop.create_future()

@@ -353,6 +353,8 @@ def test_same_v3_user_with_different_keys_on_two_agents(sim: SnmpSim) -> None:
                 out = await asyncio.gather(*(poll_target(collector, t)
                                              for t in collector.targets()))
                 rounds.append({r.target: r for rs in out for r in rs})
+            # different agents (engine IDs): their keys live side by side in one engine
+            assert len(collector._engines) == 1
             await collector.aclose()
             return rounds
 
@@ -361,6 +363,40 @@ def test_same_v3_user_with_different_keys_on_two_agents(sim: SnmpSim) -> None:
             assert readings["there"].ok, readings["there"].message
             assert readings["here"].info["mib"] == "eaton"
             assert readings["there"].info["mib"] == "apc"
+
+
+@pytest.mark.parametrize("wrong_first", [True, False], ids=["wrong-first", "right-first"])
+def test_same_v3_user_with_different_keys_on_one_agent(sim: SnmpSim, wrong_first: bool
+                                                       ) -> None:
+    """Two entries for the SAME agent (one engine ID) and the same user name, one with a
+    wrong auth key: each must be judged by its own keys, whichever is configured (and
+    polled) first. pysnmp's USM finds an answer's keys by (engine ID, user name) alone, so
+    one engine can hold only one key set per pair: the collector needs a second engine."""
+    right = {**sim.snmp_config("ups-mib", user="upsmon"), "timeout": "2s"}
+    wrong = {**right, "auth": {"protocol": "SHA256", "password": "not-the-key"}}
+    entries = [("wrong", SnmpConfig(**wrong)), ("right", SnmpConfig(**right))]
+    collector = SnmpCollector(entries if wrong_first else entries[::-1])
+
+    async def run() -> list[dict[str, Reading]]:
+        rounds = []
+        for i in range(3):
+            targets = collector.targets() if i else collector.targets()[:1]  # one first
+            out = await asyncio.gather(*(poll_target(collector, t) for t in targets))
+            rounds.append({r.target: r for rs in out for r in rs})
+        assert len(collector._engines) == 2  # the second key set, and only it, costs one
+        await collector.aclose()
+        return rounds
+
+    rounds = asyncio.run(run())
+    for readings in rounds[1:]:
+        assert readings["right"].ok, readings["right"].message
+        assert readings["right"].info["mib"] == "ups-mib"
+        assert (readings["wrong"].ok, readings["wrong"].reason) == (False, "auth")
+        assert "digest" in readings["wrong"].message
+    # net-snmp, an independent client, agrees on which key set is right
+    assert sim.get("ups-mib", "1.3.6.1.2.1.1.3.0", user=UPSMON) is not None
+    assert sim.get("ups-mib", "1.3.6.1.2.1.1.3.0", user=V3User(
+        "upsmon", "not-the-key", "privpass123")) is None
 
 
 def test_pysmi_is_never_imported_by_the_collector(sim: SnmpSim, tmp_path: Path) -> None:

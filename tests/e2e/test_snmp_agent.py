@@ -4,6 +4,7 @@ scrapes of /metrics, a power failure flipped at run time, a dead unit beside goo
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,3 +88,34 @@ def test_agent_scrapes_snmp_ups_and_sees_the_power_fail(sim: SnmpSim, tmp_path: 
             wait_for(on_battery_event, timeout=20, message="an on_battery event for rack-a")
             text = agent.metrics() + agent.log_text()
             assert "secret-community" not in text and "authpass123" not in text
+
+
+@pytest.mark.parametrize("wrong_first", [True, False], ids=["wrong-first", "right-first"])
+def test_two_entries_same_agent_same_user_each_keep_their_keys(
+        sim: SnmpSim, tmp_path: Path, wrong_first: bool) -> None:
+    """Same agent, same v3 user name, one entry with a wrong auth key: the right one is up,
+    the wrong one is down for "auth", in whichever order they are configured."""
+    right = sim.snmp_config("apc-ups", user="upsmon", interval="1s", timeout="800ms")
+    wrong = {**right, "auth": {"protocol": "SHA256", "password": "not-the-auth-key"}}
+    entries = [{"name": "wrong", "snmp": wrong}, {"name": "right", "snmp": right}]
+    with running_agent(tmp_path, {"ups": entries if wrong_first else entries[::-1]}) as agent:
+        def judged() -> dict | None:
+            series = parse_metrics(agent.metrics())
+            ready = all(metric(series, "upkeep_up", kind="snmp", target=t) is not None
+                        for t in ("right", "wrong"))
+            return series if ready else None
+
+        # the bug flipped the verdicts once the second entry's keys were loaded: watch
+        # several 1 s polls of each, not just the first
+        wait_for(judged, timeout=30, message="both entries polled")
+        for _ in range(6):
+            time.sleep(0.5)
+            series = parse_metrics(agent.metrics())
+            assert metric(series, "upkeep_up", kind="snmp", target="right") == 1
+            assert metric(series, "upkeep_ups_input_voltage_volts", ups="right") == 231.2
+            assert metric(series, "upkeep_up", kind="snmp", target="wrong") == 0
+            assert metric(series, "upkeep_poll_error", kind="snmp", target="wrong",
+                          reason="auth") == 1
+            assert metric(series, "upkeep_ups_input_voltage_volts", ups="wrong") is None
+        text = agent.metrics() + agent.log_text()
+        assert "not-the-auth-key" not in text and "authpass123" not in text
