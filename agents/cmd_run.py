@@ -7,6 +7,7 @@ import asyncio
 import logging
 import signal
 import ssl
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -68,9 +69,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
         asyncio.get_running_loop().create_task(agent.reload(new))
 
     def started() -> None:
-        loop = asyncio.get_running_loop()
-        if hasattr(signal, "SIGHUP"):
-            loop.add_signal_handler(signal.SIGHUP, reload_from_disk)
+        if not install_reload_signal(asyncio.get_running_loop(), reload_from_disk):
+            log.info("no SIGHUP on this platform: restart the agent to apply a new config")
         scheme = "https" if toolkit.tls_server_config is not None else "http"
         log.info("upkeep serving site %s on %s://%s/metrics (data in %s)",
                  config.site, scheme, config.listen, config.data_dir)
@@ -79,6 +79,15 @@ def run(args: argparse.Namespace, config: Config) -> int:
     server = uvicorn.Server(_server_config(app, config))
     server.run()
     return EXIT_OK
+
+
+def install_reload_signal(loop: asyncio.AbstractEventLoop, reload: Callable[[], None]
+                          ) -> bool:
+    """SIGHUP reloads the config where there is one (POSIX; Windows has none)."""
+    if not hasattr(signal, "SIGHUP"):
+        return False
+    loop.add_signal_handler(signal.SIGHUP, reload)
+    return True
 
 
 def _server_config(app: Any, config: Config) -> uvicorn.Config:

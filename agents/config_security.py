@@ -7,6 +7,10 @@ named by ``password_file:``-style keys and TLS private keys are secrets by defin
 them readable by "others" (mode ``o+r``) is worth a warning at start-up and in
 ``check-config``; it is not refused, because the operator may have reasons (a container with
 one user) and refusing would stop monitoring.
+
+POSIX only: on Windows ``os.stat`` makes the mode up from the read-only attribute (every
+readable file looks ``0o444``/``0o666``) and who may read a file is an ACL question, so the
+check would fire on every file there and is not made (docs/deployment.md, "Windows").
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -62,6 +67,8 @@ def _secret_paths(node: Any, base: Path) -> Iterator[Path]:
 
 
 def _world_readable(path: Path) -> bool:
+    if sys.platform == "win32":  # no "others" bits there, only ACLs (see the docstring)
+        return False
     try:
         return bool(os.stat(path).st_mode & stat.S_IROTH)
     except OSError:

@@ -122,14 +122,16 @@ class StateStore:
 def _storage_hint(directory: Path) -> str:
     """Why a data dir may refuse writes, in words an operator acts on (SQLite only says
     "unable to open database file")."""
-    try:
-        stats = os.statvfs(directory)
-    except OSError:
-        return ""
-    if stats.f_flag & os.ST_RDONLY:
-        return f" ({directory} is on a read-only file system)"
-    if stats.f_bavail * stats.f_frsize < 64 * 1024:
-        return f" ({directory}: the disk is full)"
+    statvfs = getattr(os, "statvfs", None)  # POSIX only: Windows gets the permission hint
+    if statvfs is not None:
+        try:
+            stats = statvfs(directory)
+        except OSError:
+            return ""
+        if stats.f_flag & os.ST_RDONLY:
+            return f" ({directory} is on a read-only file system)"
+        if stats.f_bavail * stats.f_frsize < 64 * 1024:
+            return f" ({directory}: the disk is full)"
     if not os.access(directory, os.W_OK):
         return f" (no write permission on {directory})"
     return ""

@@ -57,7 +57,7 @@ def parse_when(text: str) -> float:
 def actor() -> str:
     try:
         return getpass.getuser()
-    except (OSError, KeyError):
+    except (OSError, KeyError, ImportError):  # ImportError: no pwd module (Windows, 3.11)
         return "unknown"
 
 

@@ -3,8 +3,10 @@ exclusion patterns, node_compat, platform fallbacks."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+import types
 
 import pytest
 from upkeep.collectors import host
@@ -93,6 +95,33 @@ def test_missing_linux_sources_are_simply_absent(monkeypatch: pytest.MonkeyPatch
     assert "upkeep_host_filefd_maximum" not in names
     assert "upkeep_host_memory_MemTotal_bytes" in names  # psutil's portable view
     assert reading.ok
+
+
+def test_filesystems_and_uname_without_statvfs_or_uname(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    """Windows has neither os.statvfs nor os.uname: sizes come from psutil.disk_usage, the
+    uname series from the platform module, and no mount is reported as failing. (Only the
+    collector's view of ``os`` loses them: psutil's Linux disk_usage needs the real one,
+    where its Windows build has its own.)"""
+    with_statvfs = _collector().sample(_target(_collector()))
+    windows_os = types.ModuleType("os")
+    windows_os.__dict__.update({k: v for k, v in vars(os).items()
+                                if k not in ("statvfs", "uname", "statvfs_result")})
+    monkeypatch.setattr(host, "os", windows_os)
+    c = _collector()
+    reading = c.sample(_target(c))
+    assert reading.ok, reading.message
+    size = {tuple(sorted(s.labels.items())): s.value for s in reading.samples
+            if s.metric == "upkeep_host_filesystem_size_bytes"}
+    before = {tuple(sorted(s.labels.items())): s.value for s in with_statvfs.samples
+              if s.metric == "upkeep_host_filesystem_size_bytes"}
+    assert size and size.keys() == before.keys()
+    root = next(k for k in size if ("mountpoint", "/") in k)
+    assert size[root] == host.psutil.disk_usage("/").total == before[root]
+    assert not [s for s in reading.samples
+                if s.metric == "upkeep_host_filesystem_device_error" and s.value]
+    uname = [s for s in reading.samples if s.metric == "upkeep_host_uname_info"]
+    assert len(uname) == 1 and uname[0].labels["sysname"] == "Linux"
 
 
 def test_temperatures_are_opt_in() -> None:
