@@ -41,7 +41,8 @@ but not over verified https), ``http_status``, ``text_missing``.
   issuer, serial, fingerprint_sha256, not_before, not_after, days_to_expiry,
   chain_earliest_expiry, san, self_signed``; plus ``version``, ``cipher`` and
   ``accepted: {"TLS 1.0": bool, ...}`` (versions whose test was inconclusive are absent)
-- ``http``: ``{status, headers_present: {header: bool}, header_values, hsts: {max_age,
+- ``http`` (headers of the first address that answered): ``{status, final_url,
+  verified_https, headers_present: {header: bool}, header_values, hsts: {max_age,
   include_subdomains, preload, raw} | None, hsts_long_enough, redirect: {url, ok,
   http_answers, status, location, reason}}``
 - ``ipv6_parity``: ``{ok, status_v4, status_v6, distance}`` or None with a single family
@@ -213,7 +214,8 @@ def _http_samples(site: SiteResult, info: dict[str, Any]) -> Iterator[Sample]:
         return
     check = web_http.check_headers(answered.response)
     max_age = int(str(check.hsts["max_age"] or 0)) if check.hsts else 0
-    http.update(status=answered.status, headers_present=check.present,
+    http.update(status=answered.status, final_url=answered.final_url,
+                verified_https=answered.verified_https, headers_present=check.present,
                 header_values=check.values, hsts=check.hsts,
                 hsts_long_enough=max_age >= site.config.expect.hsts_min_age)
     if not answered.final_url.startswith("https:"):
