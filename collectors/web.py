@@ -23,7 +23,9 @@ Reasons (``Reading.reason``, ``upkeep_poll_error{reason}`` and ``info.addresses[
 accepts TCP and never speaks TLS), ``tls_error`` (no handshake even with a legacy client),
 ``tls_handshake`` (only a legacy client got through, e.g. TLS 1.0 only), ``tls_expired``,
 ``tls_not_yet_valid``, ``tls_hostname_mismatch``, ``tls_untrusted``, ``tls_incomplete_chain``,
-``tls_self_signed``; ``http_timeout`` (also a byte-a-second server), ``http_error``,
+``tls_self_signed`` (``tls_incomplete_chain`` only when the lone leaf's AIA caIssuers names
+the issuer the server should have sent; a leaf from a CA the agent does not trust is
+``tls_untrusted``); ``http_timeout`` (also a byte-a-second server), ``http_error``,
 ``http_protocol`` (malformed status line or header bytes), ``body_too_large``,
 ``redirect_loop``, ``too_many_redirects``, ``redirect_bad_scheme``; ``no_tls`` (answered,
 but not over verified https), ``http_status``, ``text_missing``.
@@ -102,7 +104,8 @@ CERT_VALID = _g("upkeep_tls_cert_valid", "1 when the certificate verified agains
                 "probe_success with fail_if_not_ssl (no direct metric)")
 CERT_PROBLEM = _g("upkeep_tls_cert_problem", "1 for each certificate problem found (state set "
                   "over expired, not_yet_valid, hostname_mismatch, untrusted, incomplete_chain, "
-                  "self_signed).", ("website", "reason"), "none")
+                  "self_signed; incomplete_chain only when the leaf's AIA names an issuer the "
+                  "server did not send, a lone leaf from an unknown CA is untrusted).", ("website", "reason"), "none")
 VERSION_INFO = _g("upkeep_tls_version_info", "1 for the negotiated TLS version "
                   "(\"TLS 1.3\" ...).", ("website", "version"), "probe_tls_version_info")
 CIPHER_INFO = _g("upkeep_tls_cipher_info", "1 for the negotiated cipher suite.",
