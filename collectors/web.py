@@ -1,6 +1,7 @@
 """Website probes (kind ``web``): DNS, every address over IPv4 and IPv6, TLS, HTTP hygiene.
 
-One target per ``websites:`` entry. Each poll resolves A and AAAA (``resolver:``), probes every
+One target per ``websites:`` entry. Each poll resolves A and AAAA (the OS resolver, or the
+DNS servers of ``resolver:``; see ``web_dns``), probes every
 address (at most ``expect.max_addresses`` per family) with the URL's host as SNI and
 ``Host``, reads the certificate chain even when verification fails, tries TLS 1.0-1.3 one
 by one, checks the http->https redirect, the security headers, IPv4/IPv6 parity and the
@@ -86,8 +87,10 @@ STATUS = _g("upkeep_website_http_status_code", "Final HTTP status code per addre
 DURATION = _g("upkeep_website_http_duration_seconds", "Seconds per phase (dns, connect, tls, "
               "first_byte, total); slowest address.", ("website", "phase"),
               "probe_http_duration_seconds{phase} + probe_dns_lookup_time_seconds")
-DNS_RECORDS = _g("upkeep_website_dns_records", "Number of DNS records of the site's host "
-                 "(type A, AAAA, NS_AAAA).", ("website", "type"),
+DNS_RECORDS = _g("upkeep_website_dns_records", "Addresses of the site's host by type (A = "
+                 "IPv4, AAAA = IPv6): with resolver: set, the records the DNS servers "
+                 "returned; unset, the distinct addresses the OS resolver returned (/etc/hosts "
+                 "or DNS). NS_AAAA: AAAA records of the zone's name servers (always DNS).", ("website", "type"),
                  "probe_dns_answer_rrs (dns prober)")
 PARITY = _g("upkeep_website_ipv6_parity", "1 when IPv4 and IPv6 give the same status and "
             "near-identical content.", ("website",), "none (internet.nl web_ipv46)")
