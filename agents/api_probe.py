@@ -12,7 +12,11 @@ A central Prometheus can use upkeep where it would use blackbox_exporter::
         - {target_label: __address__, replacement: branch-agent:10316}
 
 The answer holds the same families the scheduled probe exports (``website`` = the target
-URL), plus ``upkeep_up`` and ``upkeep_poll_duration_seconds`` for ``kind="web"``.
+URL), plus ``upkeep_up`` and ``upkeep_poll_duration_seconds`` for ``kind="web"`` and, when
+the probe failed, ``upkeep_poll_error{kind="web",target,reason}`` with the failure reason
+(``tls_expired``, ``connect_refused``, ``dns_nxdomain`` ...; the list is in
+``upkeep.collectors.web``), the series /metrics gives for polled targets; blackbox_exporter
+users find that reason in its debug log, next to ``probe_success 0``.
 
 Modules are named expectation presets: ``https_2xx`` (blackbox's basic https module: one
 request per address, no version matrix, no http->https check), ``https_full`` (every
@@ -31,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from upkeep.agents.auth import require_reader
-from upkeep.agents.exposition import POLL_DURATION, TEXT_004, UP, render
+from upkeep.agents.exposition import POLL_DURATION, POLL_ERROR, TEXT_004, UP, render
 
 from upkeep.config.websites import ExpectConfig, WebsiteConfig, check_url
 from upkeep.metrics import sample
@@ -110,5 +114,8 @@ async def probe(request: Request, target: str = "", module: str = "https_2xx") -
     samples = [*reading.samples,
                sample(UP, 1 if reading.ok else 0, kind="web", target=target),
                sample(POLL_DURATION, reading.duration, kind="web", target=target)]
+    if not reading.ok:  # the failure reason, exactly as /metrics gives it for polled targets
+        samples.append(sample(POLL_ERROR, 1, kind="web", target=target,
+                              reason=reading.reason or "error"))
     rendered = await asyncio.to_thread(render, samples)
     return Response(rendered.text, media_type=TEXT_004)

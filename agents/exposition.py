@@ -33,8 +33,10 @@ LAST_SUCCESS = gauge("upkeep_last_success_timestamp_seconds",
                      unit="seconds")
 POLL_DURATION = gauge("upkeep_poll_duration_seconds", "Duration of the target's last poll.",
                       ("kind", "target"), unit="seconds", counterpart="probe_duration_seconds")
-POLL_ERROR = gauge("upkeep_poll_error", "1 for the reason the target's last poll failed.",
-                   ("kind", "target", "reason"))
+POLL_ERROR = gauge("upkeep_poll_error", "1 for the reason the target's last poll failed "
+                   "(also in a failed /probe answer).", ("kind", "target", "reason"),
+                   counterpart="blackbox_exporter's debug log (?debug=true) next to "
+                               "probe_success 0")
 BUILD_INFO = gauge("upkeep_build_info", "Always 1; the agent's version.", ("version",))
 AGENT_INFO = gauge("upkeep_agent_info", "Always 1; the site this agent is configured for.",
                    ("site",))

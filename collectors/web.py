@@ -1,6 +1,7 @@
 """Website probes (kind ``web``): DNS, every address over IPv4 and IPv6, TLS, HTTP hygiene.
 
-One target per ``websites:`` entry. Each poll resolves A and AAAA (``resolver:``), probes every
+One target per ``websites:`` entry. Each poll resolves A and AAAA (the OS resolver, or the
+DNS servers of ``resolver:``; see ``web_dns``), probes every
 address (at most ``expect.max_addresses`` per family) with the URL's host as SNI and
 ``Host``, reads the certificate chain even when verification fails, tries TLS 1.0-1.3 one
 by one, checks the http->https redirect, the security headers, IPv4/IPv6 parity and the
@@ -23,7 +24,9 @@ Reasons (``Reading.reason``, ``upkeep_poll_error{reason}`` and ``info.addresses[
 accepts TCP and never speaks TLS), ``tls_error`` (no handshake even with a legacy client),
 ``tls_handshake`` (only a legacy client got through, e.g. TLS 1.0 only), ``tls_expired``,
 ``tls_not_yet_valid``, ``tls_hostname_mismatch``, ``tls_untrusted``, ``tls_incomplete_chain``,
-``tls_self_signed``; ``http_timeout`` (also a byte-a-second server), ``http_error``,
+``tls_self_signed`` (``tls_incomplete_chain`` only when the lone leaf's AIA caIssuers names
+the issuer the server should have sent; a leaf from a CA the agent does not trust is
+``tls_untrusted``); ``http_timeout`` (also a byte-a-second server), ``http_error``,
 ``http_protocol`` (malformed status line or header bytes), ``body_too_large``,
 ``redirect_loop``, ``too_many_redirects``, ``redirect_bad_scheme``; ``no_tls`` (answered,
 but not over verified https), ``http_status``, ``text_missing``.
@@ -41,7 +44,8 @@ but not over verified https), ``http_status``, ``text_missing``.
   issuer, serial, fingerprint_sha256, not_before, not_after, days_to_expiry,
   chain_earliest_expiry, san, self_signed``; plus ``version``, ``cipher`` and
   ``accepted: {"TLS 1.0": bool, ...}`` (versions whose test was inconclusive are absent)
-- ``http``: ``{status, headers_present: {header: bool}, header_values, hsts: {max_age,
+- ``http`` (headers of the first address that answered): ``{status, final_url,
+  verified_https, headers_present: {header: bool}, header_values, hsts: {max_age,
   include_subdomains, preload, raw} | None, hsts_long_enough, redirect: {url, ok,
   http_answers, status, location, reason}}``
 - ``ipv6_parity``: ``{ok, status_v4, status_v6, distance}`` or None with a single family
@@ -83,8 +87,10 @@ STATUS = _g("upkeep_website_http_status_code", "Final HTTP status code per addre
 DURATION = _g("upkeep_website_http_duration_seconds", "Seconds per phase (dns, connect, tls, "
               "first_byte, total); slowest address.", ("website", "phase"),
               "probe_http_duration_seconds{phase} + probe_dns_lookup_time_seconds")
-DNS_RECORDS = _g("upkeep_website_dns_records", "Number of DNS records of the site's host "
-                 "(type A, AAAA, NS_AAAA).", ("website", "type"),
+DNS_RECORDS = _g("upkeep_website_dns_records", "Addresses of the site's host by type (A = "
+                 "IPv4, AAAA = IPv6): with resolver: set, the records the DNS servers "
+                 "returned; unset, the distinct addresses the OS resolver returned (/etc/hosts "
+                 "or DNS). NS_AAAA: AAAA records of the zone's name servers (always DNS).", ("website", "type"),
                  "probe_dns_answer_rrs (dns prober)")
 PARITY = _g("upkeep_website_ipv6_parity", "1 when IPv4 and IPv6 give the same status and "
             "near-identical content.", ("website",), "none (internet.nl web_ipv46)")
@@ -101,7 +107,8 @@ CERT_VALID = _g("upkeep_tls_cert_valid", "1 when the certificate verified agains
                 "probe_success with fail_if_not_ssl (no direct metric)")
 CERT_PROBLEM = _g("upkeep_tls_cert_problem", "1 for each certificate problem found (state set "
                   "over expired, not_yet_valid, hostname_mismatch, untrusted, incomplete_chain, "
-                  "self_signed).", ("website", "reason"), "none")
+                  "self_signed; incomplete_chain only when the leaf's AIA names an issuer the "
+                  "server did not send, a lone leaf from an unknown CA is untrusted).", ("website", "reason"), "none")
 VERSION_INFO = _g("upkeep_tls_version_info", "1 for the negotiated TLS version "
                   "(\"TLS 1.3\" ...).", ("website", "version"), "probe_tls_version_info")
 CIPHER_INFO = _g("upkeep_tls_cipher_info", "1 for the negotiated cipher suite.",
@@ -213,7 +220,8 @@ def _http_samples(site: SiteResult, info: dict[str, Any]) -> Iterator[Sample]:
         return
     check = web_http.check_headers(answered.response)
     max_age = int(str(check.hsts["max_age"] or 0)) if check.hsts else 0
-    http.update(status=answered.status, headers_present=check.present,
+    http.update(status=answered.status, final_url=answered.final_url,
+                verified_https=answered.verified_https, headers_present=check.present,
                 header_values=check.values, hsts=check.hsts,
                 hsts_long_enough=max_age >= site.config.expect.hsts_min_age)
     if not answered.final_url.startswith("https:"):

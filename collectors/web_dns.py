@@ -1,7 +1,20 @@
-"""DNS for website probes: A and AAAA of the site's host (dnspython), optionally NS AAAA.
+"""DNS for website probes: the addresses of the site's host, optionally NS AAAA.
 
-"No AAAA" (NODATA) is an answer with zero records, not an error; NXDOMAIN, SERVFAIL and a
-silent server are errors with their own reason (``dns_nxdomain``, ``dns_servfail``,
+Two ways to look a name up, chosen by ``resolver:``:
+
+- not set (the default): the OS resolver (``getaddrinfo``), exactly as a browser on this
+  machine resolves the name: ``/etc/hosts`` first, then DNS, as ``nsswitch.conf`` says.
+  Branch offices define intranet names in ``/etc/hosts``; asking DNS servers directly
+  would call those names missing. ``A``/``AAAA`` then count the IPv4/IPv6 addresses the
+  OS returned (distinct addresses, whichever source they came from), not DNS records.
+- ``resolver: {nameservers: [...]}``: dnspython asks those servers directly (the hosts
+  file is not read), and ``A``/``AAAA`` are the records in their answers.
+
+``NS_AAAA`` (``expect.ns_aaaa``) is a DNS question either way (name servers are not in
+``/etc/hosts``): the configured servers, else those of ``/etc/resolv.conf``. With the OS
+resolver a failing NS lookup only leaves ``NS_AAAA`` out; it never hides addresses the OS
+found. "No AAAA" (NODATA) is an answer with zero records, not an error; NXDOMAIN, SERVFAIL
+and a silent server are errors with their own reason (``dns_nxdomain``, ``dns_servfail``,
 ``dns_timeout``). An IP-literal host is never looked up.
 """
 
@@ -9,8 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import dns.asyncresolver
 import dns.exception
@@ -38,7 +54,20 @@ def family_of(address: str) -> str:
     return "ipv6" if ipaddress.ip_address(address).version == 6 else "ipv4"
 
 
-def make_resolver(config: ResolverConfig) -> dns.asyncresolver.Resolver:
+@dataclass(frozen=True)
+class Resolver:
+    """How the probes look names up: ``system`` = the OS for addresses; ``dns`` for the rest."""
+
+    dns: dns.asyncresolver.Resolver
+    system: bool
+
+
+#: getaddrinfo blocks a thread; its own small pool, so a dead DNS server holding lookups
+#: never starves the default executor (metrics rendering runs there)
+_LOOKUPS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="upkeep-getaddrinfo")
+
+
+def make_resolver(config: ResolverConfig) -> Resolver:
     if config.nameservers:
         resolver = dns.asyncresolver.Resolver(configure=False)
         resolver.nameservers = list(config.nameservers)
@@ -47,7 +76,7 @@ def make_resolver(config: ResolverConfig) -> dns.asyncresolver.Resolver:
         resolver = dns.asyncresolver.Resolver()
     resolver.timeout = config.timeout
     resolver.lifetime = config.timeout
-    return resolver
+    return Resolver(resolver, system=not config.nameservers)
 
 
 def _error_reason(err: BaseException) -> tuple[str, str]:
@@ -70,16 +99,43 @@ async def _query(resolver: dns.asyncresolver.Resolver, name: str, rdtype: str,
     return [rr.to_text() for rr in answer]
 
 
-async def resolve(host: str, resolver: dns.asyncresolver.Resolver, timeout: float,
+def _gai_reason(err: socket.gaierror) -> tuple[str, str]:
+    if err.errno == socket.EAI_NONAME:
+        return "dns_nxdomain", f"the name does not resolve on this host ({err.strerror})"
+    if err.errno == getattr(socket, "EAI_NODATA", None):
+        return "dns_no_address", f"the name has no address ({err.strerror})"
+    if err.errno == socket.EAI_AGAIN:
+        return "dns_servfail", ("no DNS server answered, or one answered SERVFAIL "
+                                f"({err.strerror})")
+    return "dns_error", f"getaddrinfo: {err.strerror}"
+
+
+async def _system_addresses(host: str, timeout: float) -> list[str]:
+    """Distinct addresses from the OS resolver, in its order (RFC 6724 sorted)."""
+    loop = asyncio.get_running_loop()
+    async with asyncio.timeout(max(timeout, 0.05)):
+        infos = await loop.run_in_executor(
+            _LOOKUPS, lambda: socket.getaddrinfo(host, None, type=socket.SOCK_STREAM))
+    seen: dict[str, None] = {}
+    for family, _, _, _, sockaddr in infos:
+        if family in (socket.AF_INET, socket.AF_INET6):
+            seen.setdefault(str(sockaddr[0]), None)
+    return list(seen)
+
+
+async def resolve(host: str, resolver: Resolver, timeout: float,
                   *, ns_aaaa: bool = False) -> DnsResult:
     """Resolve A and AAAA concurrently; never raises for DNS failures."""
     started = time.monotonic()
     if _literal(host):
         return DnsResult([(family_of(host), host)], {}, literal=True)
+    if resolver.system:
+        return await _resolve_system(host, resolver, timeout, ns_aaaa, started)
     result = DnsResult()
-    jobs = [_query(resolver, host, "A", timeout), _query(resolver, host, "AAAA", timeout)]
+    jobs = [_query(resolver.dns, host, "A", timeout),
+            _query(resolver.dns, host, "AAAA", timeout)]
     if ns_aaaa:
-        jobs.append(_ns_aaaa(resolver, host, timeout))
+        jobs.append(_ns_aaaa(resolver.dns, host, timeout))
     answers = await asyncio.gather(*jobs, return_exceptions=True)
     for rdtype, answer in zip(("A", "AAAA", "NS_AAAA"), answers, strict=False):
         if isinstance(answer, BaseException):
@@ -93,6 +149,38 @@ async def resolve(host: str, resolver: dns.asyncresolver.Resolver, timeout: floa
             result.addresses.extend((family_of(a), a) for a in answer)
     if not result.reason and not result.addresses:
         result.reason, result.message = "dns_no_address", f"{host} has neither A nor AAAA"
+    result.duration = time.monotonic() - started
+    return result
+
+
+async def _resolve_system(host: str, resolver: Resolver, timeout: float, ns_aaaa: bool,
+                          started: float) -> DnsResult:
+    result = DnsResult()
+    jobs: list[Any] = [_system_addresses(host, timeout)]
+    if ns_aaaa:
+        jobs.append(_ns_aaaa(resolver.dns, host, timeout))
+    answers = await asyncio.gather(*jobs, return_exceptions=True)
+    found = answers[0]
+    if isinstance(found, socket.gaierror):
+        result.reason, result.message = _gai_reason(found)
+    elif isinstance(found, TimeoutError):
+        result.reason, result.message = "dns_timeout", "the OS resolver did not answer in time"
+    elif isinstance(found, OSError):
+        result.reason, result.message = "dns_error", f"getaddrinfo: {found}"
+    elif isinstance(found, BaseException):
+        raise found
+    else:
+        result.addresses = [(family_of(a), a) for a in found]
+        result.counts = {"A": sum(1 for f, _ in result.addresses if f == "ipv4"),
+                         "AAAA": sum(1 for f, _ in result.addresses if f == "ipv6")}
+        if not result.addresses:
+            result.reason, result.message = "dns_no_address", f"{host} has no address"
+    if ns_aaaa:
+        ns = answers[1]
+        if isinstance(ns, list):
+            result.counts["NS_AAAA"] = len(ns)
+        elif not isinstance(ns, Exception):
+            raise ns  # a cancellation
     result.duration = time.monotonic() - started
     return result
 

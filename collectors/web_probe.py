@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import dns.asyncresolver
 from upkeep.collectors import web_dns, web_http, web_tls
 from upkeep.collectors.web_http import HttpResponse, ProbeFailure
 from upkeep.collectors.web_tls import CertFacts
@@ -80,7 +79,7 @@ def _host_header(parts: Any) -> str:
 class Prober:
     """Shared by every website of one collector: resolver, connection limit."""
 
-    def __init__(self, resolver: dns.asyncresolver.Resolver, dns_timeout: float,
+    def __init__(self, resolver: web_dns.Resolver, dns_timeout: float,
                  max_connections: int = 128) -> None:
         self.resolver = resolver
         self.dns_timeout = dns_timeout

@@ -25,6 +25,7 @@ from functools import lru_cache
 from typing import Any
 
 from cryptography import x509
+from cryptography.x509.oid import AuthorityInformationAccessOID
 
 #: metric label value (blackbox_exporter's spelling) -> ssl.TLSVersion
 VERSIONS: dict[str, ssl.TLSVersion] = {
@@ -110,6 +111,8 @@ class CertSummary:
     ip_addresses: tuple[str, ...]
     is_ca: bool
     self_issued: bool
+    #: AIA caIssuers URLs: where the issuer's certificate is published (public CAs set it)
+    ca_issuers: tuple[str, ...] = ()
 
 
 @lru_cache(maxsize=1024)
@@ -127,6 +130,12 @@ def parse_cert(der: bytes) -> CertSummary:
         is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     except x509.ExtensionNotFound:
         is_ca = False
+    try:
+        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+        ca_issuers = tuple(str(d.access_location.value) for d in aia
+                           if d.access_method == AuthorityInformationAccessOID.CA_ISSUERS)
+    except x509.ExtensionNotFound:
+        ca_issuers = ()
     return CertSummary(
         subject=cert.subject.rfc4514_string(), issuer=cert.issuer.rfc4514_string(),
         serial=format(cert.serial_number, "x"),
@@ -134,7 +143,7 @@ def parse_cert(der: bytes) -> CertSummary:
         not_before=cert.not_valid_before_utc.timestamp(),
         not_after=cert.not_valid_after_utc.timestamp(),
         dns_names=dns_names, ip_addresses=ips, is_ca=is_ca,
-        self_issued=cert.subject == cert.issuer)
+        self_issued=cert.subject == cert.issuer, ca_issuers=ca_issuers)
 
 
 def hostname_matches(host: str, cert: CertSummary) -> bool:
@@ -222,9 +231,11 @@ def assess_chain(chain_der: list[bytes], host: str, now: float, *, verified: boo
     elif verify_code in (_UNABLE_TO_GET_ISSUER_LOCALLY, _UNABLE_TO_VERIFY_LEAF,
                          _UNABLE_TO_GET_ISSUER):
         last = facts.chain[-1]
-        # the chain stops at a certificate that is no CA: the intermediate was not sent
         if linked and not last.is_ca and not last.self_issued:
-            problems.append("incomplete_chain")
+            # the chain stops at a leaf. OpenSSL says "issuer not found" both when the server
+            # left out an intermediate and when a CA we do not trust issued the leaf; only the
+            # leaf's AIA caIssuers (set by public CAs) says an issuer was published to send
+            problems.append("incomplete_chain" if last.ca_issuers else "untrusted")
         else:
             facts.chain_complete = linked
             problems.append("untrusted")

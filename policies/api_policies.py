@@ -20,6 +20,7 @@ from upkeep.agents.auth import Writer, require_reader
 from upkeep.policies.assets import classify, date_fiscal_year, end_of_life, today_bangkok
 from upkeep.policies.assets_import import AssetFileError, parse_date
 from upkeep.policies.attestations import AttestationError
+from upkeep.policies.checklist import check_attestable
 from upkeep.policies.checklist_service import ChecklistService
 
 from upkeep.errors import StoreError
@@ -85,6 +86,10 @@ def attest(request: Request, body: AttestBody, who: Writer) -> dict[str, Any]:
     control = service.catalogue.get(body.control)
     if control is None:
         raise HTTPException(404, f"no control {body.control} in the catalogue")
+    try:
+        check_attestable(control)
+    except AttestationError as err:
+        raise HTTPException(422, str(err)) from None
     try:
         until = (parse_date(body.valid_until) if body.valid_until
                  else today_bangkok() + timedelta(days=control.review_days))

@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 from upkeep.policies import checklist_checks as checks
-from upkeep.policies.attestations import Attestation
+from upkeep.policies.attestations import Attestation, AttestationError
 from upkeep.policies.thai import to_bangkok
 
 from upkeep.config import Config
@@ -182,6 +182,16 @@ def load_catalogue(config: ChecklistConfig | None = None) -> Catalogue:
     if problems:
         raise ConfigError(problems)
     return Catalogue(version, tuple(merged.values()))
+
+
+def check_attestable(control: Control) -> None:
+    """Refuse attesting an automated control: ``evaluate`` ignores attestations of those (the
+    readings alone decide), so recording one would only mislead whoever reads the ledger."""
+    if control.check == "automated":
+        raise AttestationError(
+            f"{control.id} is an automated control: its status comes from what the agent "
+            f"measures ({control.evaluator}), never from an attestation; only manual and "
+            "hybrid controls can be attested")
 
 
 # --- evaluation ------------------------------------------------------------------------------

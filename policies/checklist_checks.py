@@ -13,6 +13,7 @@ import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from upkeep.config import Config
 from upkeep.reading import Reading
@@ -150,10 +151,26 @@ def redirect(ctx: Context, r: Reading, params: Mapping[str, Any]) -> Verdict:
     result = r.info["http"]["redirect"]
     if result is None:
         return "not-applicable", "http redirect check disabled (expect.http_redirect)"
-    if result.get("ok"):
+    # only a redirect seen is evidence: a refused or silent http port redirects nobody
+    # (the collector's metric counts "no plain HTTP at all" as fine, like internet.nl)
+    if result.get("ok") and result.get("http_answers"):
         return "pass", "http:// redirects to https:// on the same host"
+    if result.get("http_answers") is False:
+        where = result.get("url") or "http://"
+        why = {"connect_refused": "every connection was refused",
+               "connect_timeout": "the connection timed out"}.get(
+            str(result.get("reason")), str(result.get("reason") or "no answer"))
+        return "fail", (f"no redirect seen: {where} (port {_port(where)}) did not answer "
+                        f"({why})")
     why = result.get("reason") or result.get("location") or ""
     return "fail", f"http:// does not redirect to https:// on the same host {why}".strip()
+
+
+def _port(url: str) -> int:
+    try:
+        return urlsplit(url).port or 80
+    except ValueError:
+        return 80
 
 
 def _answered_http(r: Reading) -> Mapping[str, Any] | Verdict:
@@ -171,6 +188,10 @@ def hsts(ctx: Context, r: Reading, params: Mapping[str, Any]) -> Verdict:
         return http
     minimum = ctx.config.policies.checklist.hsts_min_seconds
     value = http.get("hsts")
+    if not http["verified_https"]:
+        # RFC 6797 s. 8.1: a browser ignores HSTS over plain HTTP or TLS with errors
+        return "fail", ("HSTS does not count: the answer did not come over verified https "
+                        f"({http.get('final_url') or r.info.get('url', '')})")
     if not value or value.get("max_age") is None:
         return "fail", "no valid Strict-Transport-Security header"
     age = int(value["max_age"])

@@ -22,7 +22,12 @@ from upkeep.agents.store import Database
 from upkeep.policies.assets import today_bangkok
 from upkeep.policies.assets_import import parse_date
 from upkeep.policies.attestations import ATTEST_STATUSES, AttestationError, AttestationLedger
-from upkeep.policies.checklist import ChecklistResult, evaluate, load_catalogue
+from upkeep.policies.checklist import (
+    ChecklistResult,
+    check_attestable,
+    evaluate,
+    load_catalogue,
+)
 from upkeep.policies.checklist_service import evidence_dir
 
 from upkeep.config import Config, reveal
@@ -104,7 +109,7 @@ def _explain(result: ChecklistResult, problem: str) -> ChecklistResult:
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("checklist", help="show the security-policy checklist, or attest "
-                                              "a manual control")
+                                              "a manual or hybrid control")
     add_config_arg(parser)
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--lang", choices=["th", "en"], default="en")
@@ -182,6 +187,7 @@ def do_attest(args: argparse.Namespace, config: Config) -> int:
             print(f"upkeep: no control {args.control!r} in the catalogue "
                   f"(known: {', '.join(c.id for c in catalogue.controls)})", file=sys.stderr)
             return EXIT_CONFIG
+        check_attestable(control)
         until = (parse_date(args.valid_until) if args.valid_until
                  else today_bangkok() + timedelta(days=control.review_days))
         if until < today_bangkok():

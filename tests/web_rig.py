@@ -15,7 +15,9 @@ dashboards, hardening, fleet)::
 
 Certificates (``Pki.leaf(kind)``): ``valid``, ``expired``, ``soon`` (5 days left),
 ``not_yet_valid``, ``wrong_host`` (for other.test), ``self_signed``, ``no_intermediate``
-(leaf sent without its intermediate). Trust the rig with ``pki.ca_file`` (root only).
+(leaf sent without its intermediate, which its AIA caIssuers names, as public CAs do),
+``foreign_ca`` (leaf sent alone, issued by a CA nobody trusts). Trust the rig with
+``pki.ca_file`` (root only).
 Leaves cover ``NAMES`` (``Pki(dir, names=...)`` to change them).
 
 Servers (``WebRig.https`` / ``WebRig.http``) listen on both families on one free port unless
@@ -108,22 +110,26 @@ class Pki:
             window = {"not_before": now + dt.timedelta(days=2), "not_after": now + dt.timedelta(days=90)}
         elif kind == "wrong_host":
             names = ("other.test",)
-        elif kind not in ("valid", "no_intermediate"):
+        elif kind == "no_intermediate":
+            chain.write_bytes(_leaf_with_aia(self.intermediate, key, names, **window))
+            return Leaf(str(chain), str(key), kind)
+        elif kind == "foreign_ca":
+            # a root of its own issues the leaf directly: the chain is the leaf alone
+            foreign = trustme.CA().issue_cert(*names, **window)
+            chain.write_bytes(b"".join(p.bytes() for p in foreign.cert_chain_pems))
+            foreign.private_key_pem.write_to_path(str(key))
+            return Leaf(str(chain), str(key), kind)
+        elif kind != "valid":
             raise ValueError(f"unknown leaf kind {kind!r}")
         cert = self.intermediate.issue_cert(*names, **window)
         pems = cert.cert_chain_pems
         # trustme's chain = leaf + intermediate (root not sent, as real servers do)
-        if kind == "no_intermediate":
-            pems = pems[:1]
         chain.write_bytes(b"".join(p.bytes() for p in pems))
         cert.private_key_pem.write_to_path(str(key))
         return Leaf(str(chain), str(key), kind)
 
 
-def _self_signed(key_path: Path, names: Sequence[str]) -> bytes:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "good.test")])
-    now = dt.datetime.now(dt.UTC)
+def _san(names: Sequence[str]) -> x509.SubjectAlternativeName:
     import ipaddress
 
     def entry(value: str) -> x509.GeneralName:
@@ -132,7 +138,41 @@ def _self_signed(key_path: Path, names: Sequence[str]) -> bytes:
         except ValueError:
             return x509.DNSName(value)
 
-    san = x509.SubjectAlternativeName([entry(n) for n in names])
+    return x509.SubjectAlternativeName([entry(n) for n in names])
+
+
+def _leaf_with_aia(issuer: trustme.CA, key_path: Path, names: Sequence[str], *,
+                   not_before: dt.datetime, not_after: dt.datetime) -> bytes:
+    """A leaf of ``issuer`` naming its issuer's certificate in AIA caIssuers (never fetched),
+    written without that issuer: the "intermediate not sent" mistake of real servers."""
+    ca_cert = x509.load_pem_x509_certificate(issuer.cert_pem.bytes())
+    ca_key = serialization.load_pem_private_key(issuer.private_key_pem.bytes(), password=None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    aia = x509.AuthorityInformationAccess([x509.AccessDescription(
+        x509.oid.AuthorityInformationAccessOID.CA_ISSUERS,
+        x509.UniformResourceIdentifier("http://127.0.0.1:9/intermediate.crt"))])
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+            .issuer_name(ca_cert.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(not_before).not_valid_after(not_after)
+            .add_extension(_san(names), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                ca_cert.public_key()), critical=False)  # type: ignore[arg-type]
+            .add_extension(aia, critical=False)
+            .sign(ca_key, hashes.SHA256()))  # type: ignore[arg-type]
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _self_signed(key_path: Path, names: Sequence[str]) -> bytes:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "good.test")])
+    now = dt.datetime.now(dt.UTC)
+    san = _san(names)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))

@@ -64,7 +64,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         })
         s["plain"] = rig.https(pki.leaf("valid"))
         for kind in ("expired", "soon", "wrong_host", "self_signed", "no_intermediate",
-                     "not_yet_valid"):
+                     "not_yet_valid", "foreign_ca"):
             s[kind] = rig.https(pki.leaf(kind))
         s["tls10"] = rig.https(pki.leaf("valid"), tls=("TLSv1", "TLSv1"))
         s["redirect"] = rig.http({"*": Route(301, [("Location", s["good"].url())])})
@@ -181,6 +181,8 @@ def test_ip_literal_urls_skip_dns(env: Env) -> None:
     ("self_signed", True, "self_signed"),
     ("no_intermediate", True, "incomplete_chain"),
     ("plain", False, "untrusted"),
+    # a leaf alone from a CA the agent does not trust: nothing is missing, trust is
+    ("foreign_ca", True, "untrusted"),
     ("not_yet_valid", True, "not_yet_valid"),
 ])
 def test_certificate_problem_is_named_and_facts_still_exported(
@@ -408,12 +410,18 @@ def test_agent_exports_websites_and_serves_probe(env: Env, tmp_path: Path) -> No
         assert metric(p, "upkeep_website_up", website=target, family="ipv4") == 1
         assert metric(p, "upkeep_tls_protocol_accepted", website=target, version="TLS 1.3") == 1
         assert metric(p, "upkeep_up", kind="web", target=target) == 1
+        assert not [k for k in p if k[0] == "upkeep_poll_error"]
 
         # module = a configured website: its CA file and expectations
         expired = env.servers["expired"].url()
         p = parse_metrics(agent.get("/probe", params={"target": expired, "module": "office"}).text)
         assert metric(p, "upkeep_tls_cert_problem", website=expired, reason="expired") == 1
         assert metric(p, "upkeep_up", kind="web", target=expired) == 0
+        # the failure reason, as /metrics gives it for polled targets (blackbox users read
+        # it from the debug log); only the reason of this probe
+        assert metric(p, "upkeep_poll_error", kind="web", target=expired,
+                      reason="tls_expired") == 1
+        assert sum(1 for (name, _), _v in p.items() if name == "upkeep_poll_error") == 1
 
         for params in ({"target": "file:///etc/passwd"}, {"target": "gopher://127.0.0.1/"},
                        {"target": target, "module": "nope"}, {}):

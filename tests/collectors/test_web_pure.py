@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ssl
+from pathlib import Path
 
 import pytest
 import trustme
@@ -11,6 +12,7 @@ from pydantic import ValidationError
 from upkeep.collectors.web_http import HttpResponse, body_distance, check_headers, parse_hsts
 from upkeep.collectors.web_tls import assess_chain, hostname_matches, parse_cert
 
+from tests.web_rig import Pki
 from upkeep.config.websites import ResolverConfig, WebsiteConfig
 
 NOW = dt.datetime.now(dt.UTC)
@@ -35,11 +37,18 @@ def test_hostname_rules_follow_openssl(chain: list[bytes]) -> None:
     assert not hostname_matches("::1", leaf)
 
 
-def test_verify_codes_map_to_reasons(chain: list[bytes]) -> None:
+def test_verify_codes_map_to_reasons(chain: list[bytes], tmp_path: Path) -> None:
     now = NOW.timestamp()
-    # leaf alone, issuer unknown: the intermediate was not sent
-    facts = assess_chain(chain[:1], "good.test", now, verified=False, verify_code=20)
+    # leaf alone naming its issuer in AIA caIssuers: the intermediate was not sent
+    pem = Path(Pki(tmp_path).leaf("no_intermediate").chain_file).read_text()
+    alone = [ssl.PEM_cert_to_DER_cert(pem)]
+    assert parse_cert(alone[0]).ca_issuers == ("http://127.0.0.1:9/intermediate.crt",)
+    facts = assess_chain(alone, "good.test", now, verified=False, verify_code=20)
     assert facts.problems == ["incomplete_chain"] and not facts.chain_complete
+    # leaf alone, nothing names its issuer: OpenSSL says the same (20), but all we know
+    # is that its issuer is not one we trust
+    facts = assess_chain(chain[:1], "good.test", now, verified=False, verify_code=20)
+    assert facts.problems == ["untrusted"] and not facts.chain_complete
     # full chain sent, root unknown: untrusted
     facts = assess_chain(chain, "good.test", now, verified=False, verify_code=20)
     assert facts.problems == ["untrusted"] and facts.chain_complete

@@ -39,7 +39,9 @@ def good_web(**over: Any) -> dict[str, Any]:
                 "version": "TLS 1.3",
                 "accepted": {"TLS 1.0": False, "TLS 1.1": False, "TLS 1.2": True,
                              "TLS 1.3": True}},
-        "http": {"status": 200, "redirect": {"ok": True, "location": "https://x/"},
+        "http": {"status": 200, "final_url": "https://www.example.go.th/",
+                 "verified_https": True,
+                 "redirect": {"ok": True, "http_answers": True, "location": "https://x/"},
                  "hsts": {"max_age": 31536000, "include_subdomains": False},
                  "headers_present": {"content-security-policy": True,
                                      "x-content-type-options": True, "x-frame-options": True,
@@ -81,6 +83,11 @@ def run(readings: list[Reading], attestations: dict | None = None, config=CONFIG
     ("TLS-05", {"http__redirect": {"ok": False, "reason": "no_redirect"}}, "fail",
      "does not redirect"),
     ("TLS-05", {"http__redirect": None}, "not-applicable", "disabled"),
+    # the collector's ok for "plain HTTP not served at all" is no evidence of a redirect
+    ("TLS-05", {"http__redirect": {"ok": True, "http_answers": False, "reason":
+                                   "connect_refused", "url": "http://www.example.go.th/"}},
+     "fail", "(port 80) did not answer (every connection was refused)"),
+    ("TLS-06", {"http__verified_https": False}, "fail", "did not come over verified https"),
     ("TLS-06", {"http__hsts__max_age": 15552000}, "partial", "below"),
     ("TLS-06", {"http__hsts": None}, "fail", "no valid Strict-Transport-Security"),
     ("WEB-HDR-01", {"http__headers_present": {"x-frame-options": True}}, "partial", "missing"),

@@ -103,6 +103,13 @@ def test_cli_attest_show_history_report(tmp_path: Path) -> None:
     unknown = run_cli("checklist", "attest", "P11-WEB-03", "-c", str(path), "--evidence",
                       "https://x/", "--by", "a", "--subject", "nosuchsite")
     assert unknown.returncode == 2 and "neither a website nor the site" in unknown.stderr
+    # an automated control is judged from readings only: an attestation would be ignored,
+    # so it is refused with the reason, and nothing is recorded
+    automated = run_cli("checklist", "attest", "TLS-05", "-c", str(path), "--evidence",
+                        "https://x/", "--by", "a")
+    assert automated.returncode == 2, automated.stdout
+    assert "TLS-05 is an automated control" in automated.stderr
+    assert "attested" not in automated.stdout
     shown = run_cli("checklist", "-c", str(path), "--json")
     assert shown.returncode == 1  # not everything passes
     body = json.loads(shown.stdout)
@@ -110,6 +117,7 @@ def test_cli_attest_show_history_report(tmp_path: Path) -> None:
     assert "did not answer" in shown.stderr
     history = run_cli("checklist", "history", "-c", str(path))
     assert "P11-LAW-01" in history.stdout and "สมชาย" in history.stdout
+    assert "TLS-05" not in history.stdout
     out = tmp_path / "checklist.xlsx"
     report = run_cli("report", "checklist", "-c", str(path), "--lang", "th", "-o", str(out))
     assert report.returncode == 0, report.stderr

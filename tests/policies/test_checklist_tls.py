@@ -21,7 +21,7 @@ from upkeep.agents.runtime import poll_target
 from upkeep.collectors.base import build_collectors
 from upkeep.policies.checklist import ChecklistResult, evaluate, load_catalogue
 
-from tests.support import metric, parse_metrics, run_cli, running_agent, wait_for
+from tests.support import free_port, metric, parse_metrics, run_cli, running_agent, wait_for
 from tests.web_rig import GOOD_HEADERS, Leaf, Pki, Route, Server, WebRig
 from upkeep.config import Config, parse_config
 from upkeep.reading import Reading
@@ -141,6 +141,27 @@ def test_controls_follow_the_certificate(site: Site) -> None:
     assert _subject(result, "TLS-02", "office")[0] == "pass"
 
 
+def test_controls_pass_only_on_positive_evidence(site: Site) -> None:
+    """Port 80 refusing every connection is no redirect; HSTS over TLS that does not verify
+    is ignored by browsers (RFC 6797 s. 8.1), so neither may pass."""
+    site.use("valid")
+    websites = site.websites()[:1]
+    closed = free_port()  # nothing listens there: every connection is refused
+    websites[0]["expect"] = {"http_port": closed}
+    untrusted = {**site.websites()[0], "name": "untrusted", "tls": {"ca_file": None},
+                 "policy_pages": []}
+    config = _config(site, websites=[*websites, untrusted])
+    result = _judge(config)
+    status, detail = _subject(result, "TLS-05", "office")
+    assert status == "fail", detail
+    assert f"port {closed}" in detail and "refused" in detail, detail
+    assert _subject(result, "TLS-06", "office")[0] == "pass"  # HSTS over verified https
+    status, detail = _subject(result, "TLS-06", "untrusted")
+    assert status == "fail" and "verified" in detail, detail
+    # the redirect itself is there on the untrusted site (its http port answers 301)
+    assert _subject(result, "TLS-05", "untrusted")[0] == "pass"
+
+
 def test_agent_exports_and_attests(site: Site, tmp_path: Path) -> None:
 
     site.use("valid")
@@ -186,6 +207,11 @@ def test_agent_exports_and_attests(site: Site, tmp_path: Path) -> None:
                     {"control": "NOPE"}, {"evidence_url": "https://x/"}):
             refused = httpx.post(url, json={**payload, **bad}, headers=auth, timeout=10)
             assert refused.status_code in (404, 422), (bad, refused.text)
+        # an automated control's status comes from readings: attesting it is refused
+        refused = httpx.post(url, json={**payload, "control": "TLS-02"}, headers=auth,
+                             timeout=10)
+        assert refused.status_code == 422, refused.text
+        assert "TLS-02 is an automated control" in refused.json()["detail"]
         ok = httpx.post(url, json=payload, timeout=10,
                         headers={"Authorization": f"Bearer {TOKEN}"})
         assert ok.status_code == 201, ok.text
