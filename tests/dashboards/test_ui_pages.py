@@ -18,13 +18,18 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from upkeep.agents.app import create_app
+from upkeep.agents.events import EventRecorder
 from upkeep.agents.runtime import Agent
+from upkeep.agents.store import Database
 from upkeep.collectors.ups_model import SELFTEST_RESULTS, UpsSnapshot, info_from_snapshot
 from upkeep.dashboards import i18n, web_data, web_pages
 from upkeep.policies.checklist import STATUSES
+from upkeep.policies.checklist_service import ChecklistService
+from upkeep.policies.kpi_service import KpiService
 
 from upkeep.config import parse_config
 from upkeep.events import EVENT_KINDS
+from upkeep.parts import PartMissing
 from upkeep.reading import Reading
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"
@@ -195,3 +200,29 @@ def test_kpi_page_without_its_service_keeps_the_level_table() -> None:
     assert levels == [("5", "12 ชั่วโมง (0.5 วัน)"), ("4", "24 ชั่วโมง (1 วัน)"),
                       ("3", "36 ชั่วโมง (1.5 วัน)"), ("2", "48 ชั่วโมง (2 วัน)"),
                       ("1", "60 ชั่วโมง (2.5 วัน)")]
+
+
+def test_parts_are_reached_by_type_and_say_why_they_are_missing(tmp_path: Path) -> None:
+    agent = make_agent()
+    with pytest.raises(PartMissing, match="the kpi service is not running"):
+        agent.service(KpiService)
+    recorder = EventRecorder(Database(tmp_path / "upkeep.db"))
+    agent.services.append(recorder)
+    assert agent.service(EventRecorder) is recorder
+    agent.db_error = "cannot open /nonexistent-upkeep-test/upkeep.db"
+    with pytest.raises(PartMissing, match="cannot open"):
+        agent.service(ChecklistService)
+
+
+class _BuggyRecorder(EventRecorder):
+    def events(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("a bug in the part")
+
+
+def test_a_bug_in_a_part_is_not_shown_as_not_available(tmp_path: Path) -> None:
+    agent = make_agent()
+    agent.services.append(_BuggyRecorder(Database(tmp_path / "upkeep.db")))
+    client = TestClient(create_app(agent, manage_lifecycle=False))
+    # the page fails loudly (a 500 in production) instead of hiding the bug as "not available"
+    with pytest.raises(TypeError, match="a bug in the part"):
+        client.get("/ui/ups?lang=en")
