@@ -29,6 +29,7 @@ from upkeep.policies.kpi_service import KpiService
 
 from upkeep.config import parse_config
 from upkeep.events import EVENT_KINDS
+from upkeep.kit.messages import MESSAGES
 from upkeep.parts import PartMissing
 from upkeep.reading import Reading
 
@@ -173,16 +174,18 @@ def _used_label_keys() -> set[str]:
 
 
 def test_every_label_exists_in_both_languages() -> None:
-    missing = {k for k in _used_label_keys() if k not in i18n.LABELS and not k.endswith(".")}
+    missing = {k for k in _used_label_keys() if k not in MESSAGES and not k.endswith(".")}
     assert not missing
     dynamic = ([f"st.{s}" for s in STATUSES] + [f"ev.{k}" for k in EVENT_KINDS]
                + [f"selftest.{r}" for r in SELFTEST_RESULTS]
                + [f"as.{s}" for s in ("overdue", "due_in_fy", "next_fy", "later", "unknown")]
-               + [f"nav.{p}" for p in web_pages.PAGES] + list(web_data.URGENCY))
-    assert not [k for k in dynamic if k not in i18n.LABELS]
-    for key, (en, th) in i18n.LABELS.items():
-        assert en and th, key
-        assert set(re.findall(r"\{\w+\}", en)) == set(re.findall(r"\{\w+\}", th)), key
+               + [f"nav.{p}" for p in web_pages.PAGES] + list(web_data.URGENCY)
+               # notifications draw from the same catalogue
+               + [f"notify.{part}.{k}" for k in EVENT_KINDS for part in ("title", "advice")])
+    assert not [k for k in dynamic if k not in MESSAGES]
+    for key, words in MESSAGES.items():
+        assert words.th and words.en, key
+        assert set(re.findall(r"\{\w+\}", words.en)) == set(re.findall(r"\{\w+\}", words.th)), key
 
 
 @pytest.mark.parametrize(("lang", "expected"), [("th", "13 ก.ย. 2563"), ("en", "13 Sep 2020")])
