@@ -15,6 +15,7 @@ import time
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -25,9 +26,12 @@ from upkeep.collectors.base import Collector, Target, build_collectors
 
 from upkeep.config import Config
 from upkeep.errors import CollectorError, StoreError
+from upkeep.parts import PartMissing
 from upkeep.reading import Reading
 
 log = logging.getLogger(__name__)
+
+S = TypeVar("S")
 
 
 async def poll_target(collector: Collector, target: Target) -> list[Reading]:
@@ -67,6 +71,17 @@ class Agent:
         self.scheduler: AsyncIOScheduler | None = None
         self.started_at = time.time()
         self._produced: dict[tuple[str, str], set[tuple[str, str]]] = {}
+
+    def service(self, kind: type[S]) -> S:
+        """The running service of ``kind`` (``upkeep.parts.HasServices``).
+
+        ``PartMissing`` says why there is none: the database error when the part needs the
+        database, otherwise that it is not running (switched off, or failed to start)."""
+        for service in self.services:
+            if isinstance(service, kind):
+                return service
+        name = getattr(kind, "name", kind.__name__)
+        raise PartMissing(self.db_error or f"the {name} service is not running")
 
     # --- lifecycle -------------------------------------------------------------------------
     def open_database(self) -> None:

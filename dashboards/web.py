@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from importlib import resources
-from string import Template
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
@@ -21,6 +20,7 @@ from upkeep.agents.auth import require_reader
 from upkeep.dashboards import web_actions, web_pages, web_parts
 from upkeep.dashboards.i18n import LANGS, Lang, label, pick_lang
 from upkeep.dashboards.i18n import datetime as fdatetime
+from upkeep.dashboards.templating import render
 
 router = APIRouter(dependencies=[Depends(require_reader)], include_in_schema=False)
 
@@ -53,21 +53,19 @@ def _refresh(value: int | None) -> int:
 def render_page(request: Request, page: str, lang: Lang, refresh: int) -> str:
     agent = request.app.state.agent
     now = time.time()
-    nav = "".join(
-        f'<li><a href="{_href(p)}"{" aria-current=page" if p == page else ""}>'
-        f"{web_pages.e(label('nav.' + p, lang))}</a></li>" for p in NAV)
     query = f"?refresh={refresh}" if refresh != DEFAULT_REFRESH else ""
     sep = "&" if query else "?"
-    lang_links = " ".join(
-        f'<a href="{_href(page)}{query}{sep}lang={code}" lang="{code}" hreflang="{code}"'
-        f'{" aria-current=true" if code == lang else ""}>{name}</a>'
-        for code, name in (("th", "ไทย"), ("en", "English")))
-    return Template(_resource("templates", "page.html")).substitute(
-        lang=lang, page=page, refresh=refresh, site=web_pages.e(agent.config.site),
+    return render(
+        "page.html", lang=lang, page=page, refresh=refresh, site=agent.config.site,
         fragment=f"/ui/fragment/{page}?lang={lang}",
-        title=web_pages.e(label("nav." + page, lang)), skip=label("skip", lang),
-        site_label=label("site", lang), nav_label=label("nav.overview", lang), nav=nav,
-        language_label=label("language", lang), lang_links=lang_links,
+        title=label("nav." + page, lang), skip=label("skip", lang),
+        site_label=label("site", lang), nav_label=label("nav.overview", lang),
+        nav=[{"href": _href(p), "current": p == page, "text": label("nav." + p, lang)}
+             for p in NAV],
+        language_label=label("language", lang),
+        lang_links=[{"href": f"{_href(page)}{query}{sep}lang={code}", "code": code,
+                     "current": code == lang, "name": name}
+                    for code, name in (("th", "ไทย"), ("en", "English"))],
         body=web_pages.PAGES[page](agent, lang),
         actions=web_actions.actions(page, lang),
         updated_label=label("updated", lang), updated=fdatetime(now, lang),
@@ -114,7 +112,7 @@ async def fragment(request: Request, page: str, lang: str | None = None) -> HTML
     now = time.time()
     body = web_pages.PAGES[page](request.app.state.agent, chosen)
     # the script copies the stamp into the footer, in the page's language and calendar
-    stamp = f'<span id="stamp" hidden>{web_pages.e(fdatetime(now, chosen))}</span>'
+    stamp = web_pages.html('<span id="stamp" hidden>{}</span>', fdatetime(now, chosen))
     return _html(stamp + body, chosen, remember=False)
 
 

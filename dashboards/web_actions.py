@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from markupsafe import Markup
 from upkeep.dashboards.i18n import Lang, label
-from upkeep.dashboards.web_pages import e
+from upkeep.dashboards.templating import render
 
 
 @dataclass(frozen=True)
@@ -65,42 +66,7 @@ ACTIONS: dict[str, tuple[Action, ...]] = {
 }
 
 
-def _field(action: Action, f: Field, lang: Lang) -> str:
-    fid = f"{action.id}-{f.name}"
-    req = " required" if f.required else ""
-    text = e(label(f.label_key, lang))
-    if f.type == "textarea":
-        control = f'<textarea id="{fid}" name="{f.name}" rows="2"{req}></textarea>'
-    elif f.type == "file":
-        control = (f'<input id="{fid}" name="{f.name}" type="file" '
-                   f'accept=".csv,.xlsx,text/csv"{req}>')
-    else:
-        control = f'<input id="{fid}" name="{f.name}" type="{f.type}"{req}>'
-    return f'<p class="field"><label for="{fid}">{text}</label>{control}</p>'
-
-
-def actions(page: str, lang: Lang) -> str:
-    items = ACTIONS.get(page)
-    if not items:
-        return ""
-    out = [f'<section id="actions" class="actions" aria-labelledby="actions-h">'
-           f'<h2 id="actions-h">{e(label("actions", lang))}</h2>'
-           f'<form id="token-form" class="token"><p class="field">'
-           f'<label for="token">{e(label("token", lang))}</label>'
-           f'<input id="token" name="token" type="password" autocomplete="off"></p>'
-           f'<p class="hint">{e(label("token_help", lang))}</p>'
-           f'<button type="submit">{e(label("save_token", lang))}</button> '
-           f'<button type="button" id="forget-token">{e(label("forget_token", lang))}</button>'
-           f'<output id="token-state" aria-live="polite"></output></form>']
-    for action in items:
-        fields = "".join(_field(action, f, lang) for f in action.fields)
-        out.append(
-            f'<form class="action" id="action-{action.id}" data-method="{action.method}" '
-            f'data-endpoint="{e(action.endpoint)}" data-encoding="{action.encoding}" '
-            f'data-merge-by="{action.merge_by}" '
-            f'data-done="{e(label("done", lang))}" data-refused="{e(label("refused", lang))}">'
-            f'<fieldset><legend>{e(label(action.title_key, lang))}</legend>{fields}'
-            f'<button type="submit">{e(label("submit", lang))}</button>'
-            f'<output class="result" aria-live="polite"></output></fieldset></form>')
-    out.append("</section>")
-    return "".join(out)
+def actions(page: str, lang: Lang) -> Markup:
+    """The page's forms (``templates/actions.html``), or nothing on a read-only page."""
+    return render("actions.html", actions=ACTIONS.get(page, ()),
+                  label=lambda key: label(key, lang))

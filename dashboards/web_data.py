@@ -1,21 +1,22 @@
 """What the UI pages show, gathered from the running agent (no HTML here).
 
 Readings come from the state store. Events, incidents, the KPI, the checklist and the asset
-register are other rooms' parts: each is loaded through ``optional()``, so a part that is not
-in this build (or whose database is closed) renders as a clear "not available" state instead
-of breaking the page.
+register are other rooms' parts: each is loaded through ``part()``, so a part that is not
+running (``upkeep.parts.PartMissing``) or whose database fails (``StoreError``) renders as a
+clear "not available" state instead of breaking the page. Nothing else is caught: a bug in a
+part shows as the error it is.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from upkeep.errors import UpkeepError
+from upkeep.errors import StoreError
+from upkeep.parts import PartMissing
 from upkeep.reading import Reading
 
 if TYPE_CHECKING:
@@ -40,17 +41,13 @@ class Part:
         return not self.missing
 
 
-def optional(module: str, what: str, load: Callable[[Any], Any]) -> Part:
-    """Import ``upkeep.<module>`` and run ``load(module)``; absent or failing -> missing."""
+def part(what: str, load: Callable[[], Any]) -> Part:
+    """``load()``'s data, or why it is missing: the part is not running, or its database
+    failed. Any other error is a bug and propagates."""
     try:
-        mod = importlib.import_module(f"upkeep.{module}")
-    except ImportError:
-        return Part(missing=what)
-    try:
-        return Part(load(mod))
-    except (UpkeepError, AttributeError, LookupError, TypeError, ValueError) as err:
-        # a part whose interface or database is not there yet: say so, keep the page
-        log.info("UI part %s not available: %s", module, err)
+        return Part(load())
+    except (PartMissing, StoreError) as err:
+        log.info("UI part %s not available: %s", what, err)
         return Part(missing=f"{what} ({err})")
 
 

@@ -1,16 +1,19 @@
 """The UI pages as HTML fragments (the live part that auto-refresh swaps in).
 
-Every value goes through ``e()`` (HTML escaping): target names, messages and UPS strings come
-from devices and config and must never become markup.
+HTML is built only from ``Markup`` (markupsafe, as Jinja2's autoescape): ``html(template,
+*values)`` escapes every value that is not already ``Markup``, ``table()`` escapes every cell
+and heading, and pieces are joined with ``join()``, which escapes any plain ``str``. Target
+names, messages and UPS strings come from devices and config; forgetting to escape them shows
+the tags as text instead of running them.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from html import escape
 from typing import TYPE_CHECKING, Any
 
+from markupsafe import Markup, escape
 from upkeep.dashboards import web_data as data
 from upkeep.dashboards import web_parts as parts
 from upkeep.dashboards.i18n import Lang, label
@@ -22,46 +25,58 @@ if TYPE_CHECKING:
     from upkeep.agents.runtime import Agent
 
 
-def e(value: object) -> str:
-    return escape("" if value is None else str(value), quote=True)
+def e(value: object) -> Markup:
+    return escape("" if value is None else str(value))
 
 
-def table(caption: str, headers: Sequence[str], body: Iterable[Sequence[str]],
-          cls: str = "") -> str:
-    """A table; cells are already-escaped HTML."""
-    head = "".join(f'<th scope="col">{h}</th>' for h in headers)
-    rows = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in body)
-    return (f'<div class="scroll"><table class="{cls}"><caption>{caption}</caption>'
-            f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>")
+def html(template: str, *values: object) -> Markup:
+    """``template`` (literal markup) with each ``{}`` filled by an escaped value."""
+    return Markup(template).format(*(e(v) if not isinstance(v, Markup) else v
+                                     for v in values))
 
 
-def badge(ok: bool | None, text: str) -> str:
+def join(parts: Iterable[object], sep: str = "") -> Markup:
+    """Pieces joined; a plain ``str`` among them is escaped, never taken as markup."""
+    return Markup(sep).join(v if isinstance(v, Markup) else e(v) for v in parts)
+
+
+def table(caption: object, headers: Sequence[object], body: Iterable[Sequence[object]],
+          cls: str = "") -> Markup:
+    """A table; plain cells and headings are escaped, ``Markup`` cells kept."""
+    head = join(html('<th scope="col">{}</th>', h) for h in headers)
+    rows = join(html("<tr>{}</tr>", join(html("<td>{}</td>", c) for c in row)) for row in body)
+    return html('<div class="scroll"><table class="{}"><caption>{}</caption>'
+                "<thead><tr>{}</tr></thead><tbody>{}</tbody></table></div>",
+                cls, caption, head, rows)
+
+
+def badge(ok: bool | None, text: str) -> Markup:
     cls = "ok" if ok else ("bad" if ok is False else "warn")
-    return f'<span class="badge {cls}">{e(text)}</span>'
+    return html('<span class="badge {}">{}</span>', cls, text)
 
 
 def pct(value: Any) -> str:
     return f"{float(value) * 100:.0f}%" if isinstance(value, int | float) else "–"
 
 
-def missing(what: str, lang: Lang) -> str:
-    return f'<p class="missing" role="note">{e(label("not_available", lang, what=what))}</p>'
+def missing(what: str, lang: Lang) -> Markup:
+    return html('<p class="missing" role="note">{}</p>', label("not_available", lang, what=what))
 
 
 # --- overview ----------------------------------------------------------------------------------
 
-def overview(agent: Agent, lang: Lang) -> str:
+def overview(agent: Agent, lang: Lang) -> Markup:
     loaded = {"systems": parts.systems(agent), "checklist": parts.checklist(agent)}
     found = data.problems(agent, loaded)
     incidents = parts.incidents(agent)
     open_items = [i for i in (incidents.data or []) if i.get("open")] if incidents.available \
         else []
-    out = [f'<section aria-labelledby="problems-h" class="problems">'
-           f'<h2 id="problems-h">{e(label("problems", lang))}</h2>']
+    out = [html('<section aria-labelledby="problems-h" class="problems">'
+                '<h2 id="problems-h">{}</h2>', label("problems", lang))]
     if not found and not open_items:
-        out.append(f'<p class="allgood">{e(label("no_problems", lang))}</p>')
+        out.append(html('<p class="allgood">{}</p>', label("no_problems", lang)))
     else:
-        out.append('<ul class="problem-list">')
+        out.append(Markup('<ul class="problem-list">'))
         for p in found:
             detail = p.detail
             if p.what == "cert_expiring":
@@ -70,35 +85,35 @@ def overview(agent: Agent, lang: Lang) -> str:
                 detail = label("days_ago", lang, n=p.detail)
             elif p.what == "control_failing":
                 detail = label("st." + p.detail, lang)
-            out.append(f'<li class="problem {e(p.what)}"><a href="{e(p.href)}">'
-                       f'<strong>{e(label(p.what, lang))}</strong> {e(p.subject)}</a>'
-                       f'{f" <span class=detail>{e(detail)}</span>" if detail else ""}</li>')
+            out.append(html('<li class="problem {}"><a href="{}"><strong>{}</strong> {}</a>{}</li>',
+                            p.what, p.href, label(p.what, lang), p.subject,
+                            html(" <span class=detail>{}</span>", detail) if detail
+                            else Markup()))
         for item in open_items:
-            out.append(f'<li class="problem open_incident"><a href="/ui/incidents">'
-                       f'<strong>{e(label("open_incident", lang))}</strong> '
-                       f'{e(item.get("system"))}</a> <span class="detail">'
-                       f'{e(label("started", lang))} {e(fdatetime(item.get("started"), lang))}'
-                       f"</span></li>")
-        out.append("</ul>")
-    out.append("</section>")
+            out.append(html('<li class="problem open_incident"><a href="/ui/incidents">'
+                            '<strong>{}</strong> {}</a> <span class="detail">{} {}</span></li>',
+                            label("open_incident", lang), item.get("system"),
+                            label("started", lang), fdatetime(item.get("started"), lang)))
+        out.append(Markup("</ul>"))
+    out.append(Markup("</section>"))
     problem_subjects = {p.subject for p in found}
     healthy = [r for r in data.rows(agent) if r.ok and r.name not in problem_subjects
                and f"{r.kind} {r.name}" not in problem_subjects]
-    out.append(f'<section aria-labelledby="healthy-h"><h2 id="healthy-h">'
-               f'{e(label("healthy", lang))} ({len(healthy)})</h2><ul class="chips">')
+    out.append(html('<section aria-labelledby="healthy-h"><h2 id="healthy-h">{} ({})</h2>'
+                    '<ul class="chips">', label("healthy", lang), len(healthy)))
     for r in healthy:
-        out.append(f'<li><a class="chip" href="{e(data._page_of(r.kind))}">'
-                   f'<span class="kind">{e(r.kind)}</span> {e(r.name)}</a></li>')
-    out.append("</ul></section>")
-    return "".join(out)
+        out.append(html('<li><a class="chip" href="{}"><span class="kind">{}</span> {}</a></li>',
+                        data._page_of(r.kind), r.kind, r.name))
+    out.append(Markup("</ul></section>"))
+    return join(out)
 
 
 # --- UPS ---------------------------------------------------------------------------------------
 
-def ups(agent: Agent, lang: Lang) -> str:
+def ups(agent: Agent, lang: Lang) -> Markup:
     rows = data.ups_rows(agent)
     now = time.time()
-    body = []
+    body: list[list[object]] = []
     for r in rows:
         i = r.info
         flags = data.ups_flags(r)
@@ -111,78 +126,78 @@ def ups(agent: Agent, lang: Lang) -> str:
             if isinstance(installed, int | float) else "–"
         runtime = i.get("battery_runtime")
         body.append([
-            f"<strong>{e(r.name)}</strong>", badge(ok, status), e(pct(i.get("battery_charge"))),
-            e(fduration(runtime, lang) if isinstance(runtime, int | float) else "–"),
-            e(pct(i.get("load"))), e(fdate(installed, lang) if installed else "–"), e(age),
+            html("<strong>{}</strong>", r.name), badge(ok, status), pct(i.get("battery_charge")),
+            fduration(runtime, lang) if isinstance(runtime, int | float) else "–",
+            pct(i.get("load")), fdate(installed, lang) if installed else "–", age,
             badge(not i.get("replace_needed"), label("yes" if i.get("replace_needed") else "no",
                                                      lang)),
-            e(label(f"selftest.{i.get('selftest_result') or 'unknown'}", lang)), e(" ".join(str(x) for x in (i.get("mfr"),
-                                                                       i.get("model")) if x)),
-            e(i.get("serial", "")), e(fdatetime(r.last_success, lang) if r.last_success
-                                      else label("never", lang))])
+            label(f"selftest.{i.get('selftest_result') or 'unknown'}", lang),
+            " ".join(str(x) for x in (i.get("mfr"), i.get("model")) if x),
+            i.get("serial", ""),
+            fdatetime(r.last_success, lang) if r.last_success else label("never", lang)])
     cols = [label(k, lang) for k in ("name", "status", "charge", "runtime", "load",
                                      "battery_installed", "battery_age", "replace_battery",
                                      "selftest", "model", "serial", "last_seen")]
     out = [table(label("nav.ups", lang), cols, body, "wide") if rows
-           else f'<p>{e(label("none_configured", lang))}</p>']
+           else html("<p>{}</p>", label("none_configured", lang))]
     events = parts.events(agent)
-    out.append(f'<h2>{e(label("events", lang))}</h2>')
+    out.append(html("<h2>{}</h2>", label("events", lang)))
     if not events.available:
         out.append(missing(events.missing, lang))
     elif not events.data:
-        out.append(f'<p>{e(label("no_events", lang))}</p>')
+        out.append(html("<p>{}</p>", label("no_events", lang)))
     else:
         out.append(table(label("events", lang), [label("time", lang), "UPS",
                                                  label("event", lang)],
-                         ([e(fdatetime(ev.get("time"), lang)), e(ev.get("ups")),
+                         ([fdatetime(ev.get("time"), lang), ev.get("ups"),
                            badge(ev.get("severity") == "resolved" or None
                                  if ev.get("severity") != "critical" else False,
                                  label("ev." + str(ev.get("kind")), lang))]
                           for ev in events.data[:50])))
-    return "".join(out)
+    return join(out)
 
 
 # --- hosts -------------------------------------------------------------------------------------
 
-def hosts(agent: Agent, lang: Lang) -> str:
-    out = []
+def hosts(agent: Agent, lang: Lang) -> Markup:
+    out: list[Markup] = []
     for r in data.rows(agent, ("host",)):
         i = r.info
         total, avail = i.get("memory_total_bytes"), i.get("memory_available_bytes")
         mem = pct(avail / total) if isinstance(total, int | float) and total and \
             isinstance(avail, int | float) else "–"
         load1 = i.get("load1")
-        facts = [(label("status", lang), badge(r.ok, label("up" if r.ok else "down", lang))),
-                 (label("hostname", lang), e(i.get("hostname"))), (label("os", lang), e(i.get("os"))),
-                 (label("load1", lang), e(f"{load1:.2f}" if isinstance(load1, int | float)
-                                          else "–")),
-                 (label("memory_available", lang), e(mem)),
-                 (label("booted", lang), e(fdatetime(i.get("boot_time"), lang)))]
-        dl = "".join(f"<div><dt>{k}</dt><dd>{v}</dd></div>" for k, v in facts)
-        out.append(f'<section class="card"><h2>{e(r.name)}</h2><dl class="facts">{dl}</dl>')
+        facts: list[tuple[str, object]] = [
+            (label("status", lang), badge(r.ok, label("up" if r.ok else "down", lang))),
+            (label("hostname", lang), i.get("hostname")), (label("os", lang), i.get("os")),
+            (label("load1", lang), f"{load1:.2f}" if isinstance(load1, int | float) else "–"),
+            (label("memory_available", lang), mem),
+            (label("booted", lang), fdatetime(i.get("boot_time"), lang))]
+        dl = join(html("<div><dt>{}</dt><dd>{}</dd></div>", k, v) for k, v in facts)
+        out.append(html('<section class="card"><h2>{}</h2><dl class="facts">{}</dl>', r.name, dl))
         fs = i.get("filesystem_list") or []
         if fs:
             out.append(table(label("filesystems", lang),
                              [label("mountpoint", lang), label("used", lang)],
-                             ([e(f.get("mountpoint")),
-                               e(pct(1 - f["avail_bytes"] / f["size_bytes"])
-                                 if f.get("size_bytes") else "–")] for f in fs)))
+                             ([f.get("mountpoint"),
+                               pct(1 - f["avail_bytes"] / f["size_bytes"])
+                               if f.get("size_bytes") else "–"] for f in fs)))
         services = i.get("services") or {}
         if isinstance(services, dict) and services:
             out.append(table(label("services", lang), [label("name", lang), label("status", lang)],
-                             ([e(name), badge(bool(ok), label("up" if ok else "down", lang))]
+                             ([name, badge(bool(ok), label("up" if ok else "down", lang))]
                               for name, ok in sorted(services.items()))))
-        out.append("</section>")
-    return "".join(out) or f'<p>{e(label("none_configured", lang))}</p>'
+        out.append(Markup("</section>"))
+    return join(out) or html("<p>{}</p>", label("none_configured", lang))
 
 
 # --- websites ----------------------------------------------------------------------------------
 
-def websites(agent: Agent, lang: Lang) -> str:
+def websites(agent: Agent, lang: Lang) -> Markup:
     rows = data.rows(agent, data.WEB_KINDS)
     if not rows:
-        return f'<p>{e(label("none_configured", lang))}</p>'
-    body = []
+        return html("<p>{}</p>", label("none_configured", lang))
+    body: list[list[object]] = []
     for r in rows:
         i = r.info
         days = data.cert_days_left(r)
@@ -190,12 +205,13 @@ def websites(agent: Agent, lang: Lang) -> str:
         tls: dict[str, Any] = tls_info if isinstance(tls_info, dict) else {}
         http: dict[str, Any] = http_info if isinstance(http_info, dict) else {}
         accepted = tls.get("accepted") or {}
-        versions = " ".join(
-            f'<span class="badge {"warn" if v in ("TLS 1.0", "TLS 1.1") else "ok"}">{e(v)}</span>'
-            for v, ok in sorted(accepted.items()) if ok) or "–"
+        versions = join((html('<span class="badge {}">{}</span>',
+                              "warn" if v in ("TLS 1.0", "TLS 1.1") else "ok", v)
+                         for v, ok in sorted(accepted.items()) if ok), " ") or "–"
         parity = i.get("ipv6_parity")
         families = i.get("families") or {}
         v6 = families.get("ipv6")
+        ipv6: object
         if isinstance(parity, dict):
             ipv6 = badge(bool(parity.get("ok")), label("yes" if parity.get("ok") else "no", lang))
         elif v6 is not None:
@@ -206,13 +222,13 @@ def websites(agent: Agent, lang: Lang) -> str:
         if not r.ok and r.message:
             problems.append(r.message)
         body.append([
-            f"<strong>{e(r.name)}</strong><br><small>{e(i.get('url', ''))}</small>",
+            html("<strong>{}</strong><br><small>{}</small>", r.name, i.get("url", "")),
             badge(r.ok, label("up" if r.ok else "down", lang)),
-            e(http.get("status") or "–"),
-            e(fdate(tls.get("not_after"), lang) if tls.get("not_after") else "–"),
+            http.get("status") or "–",
+            fdate(tls.get("not_after"), lang) if tls.get("not_after") else "–",
             badge(days is not None and days >= data.CERT_WARN_DAYS,
                   f"{days:.0f}" if days is not None else "–"),
-            versions, ipv6, e(", ".join(problems))])
+            versions, ipv6, ", ".join(problems)])
     cols = [label(k, lang) for k in ("website", "status", "http_status", "cert_expires",
                                      "days_left", "tls_versions", "ipv6", "problems_col")]
     return table(label("nav.websites", lang), cols, body, "wide")
@@ -223,151 +239,151 @@ def websites(agent: Agent, lang: Lang) -> str:
 KPI_LEVELS = ((5, 12), (4, 24), (3, 36), (2, 48), (1, 60))
 
 
-def level_table(agent: Agent, lang: Lang) -> str:
+def level_table(agent: Agent, lang: Lang) -> Markup:
     thresholds = parts.kpi_thresholds(agent) or KPI_LEVELS
-    body = [[f"<strong>{level}</strong>",
-             e(label("hours", lang, n=f"{hours:g}") + f" ({label('days', lang, n=f'{hours / 24:g}')})")]
+    body = [[html("<strong>{}</strong>", level),
+             label("hours", lang, n=f"{hours:g}") + f" ({label('days', lang, n=f'{hours / 24:g}')})"]
             for level, hours in thresholds]
     return table(label("kpi_table", lang), [label("level", lang), label("within", lang)], body,
                  "levels")
 
 
-def incidents(agent: Agent, lang: Lang) -> str:
+def incidents(agent: Agent, lang: Lang) -> Markup:
     out = [level_table(agent, lang)]
     tail = downloads(agent, lang, ["kpi"])
     if not agent.config.systems:
         # nothing to grade: say what to configure rather than "not available"
-        out.append(f'<p class="missing" role="note">{e(label("no_systems", lang))}</p>')
-        return "".join(out)
+        out.append(html('<p class="missing" role="note">{}</p>', label("no_systems", lang)))
+        return join(out)
     kpi = parts.kpi(agent)
     from upkeep.policies.thai import fiscal_year
 
-    out.append(f'<h2>KPI — {e(label("fy", lang, n=fiscal_year(time.time())))}</h2>')
+    out.append(html("<h2>KPI — {}</h2>", label("fy", lang, n=fiscal_year(time.time()))))
     if not kpi.available:
         out.append(missing(kpi.missing, lang))
     else:
         out.append(table("KPI", [label("system", lang), label("fiscal_year", lang),
                                  label("level", lang), label("worst", lang)],
-                         ([e(label("office", lang) if k.get("system") == "_office"
-                             else k.get("system")), e(k.get("fiscal_year")),
-                           f"<strong>{e(k.get('level'))}</strong>",
-                           e(fduration(k.get("worst_seconds"), lang))] for k in kpi.data)))
+                         ([label("office", lang) if k.get("system") == "_office"
+                           else k.get("system"), k.get("fiscal_year"),
+                           html("<strong>{}</strong>", k.get("level")),
+                           fduration(k.get("worst_seconds"), lang)] for k in kpi.data)))
     inc = parts.incidents(agent)
-    out.append(f'<h2>{e(label("incidents", lang))}</h2>')
+    out.append(html("<h2>{}</h2>", label("incidents", lang)))
     if not inc.available:
         out.append(missing(inc.missing, lang))
     elif not inc.data:
-        out.append(f'<p>{e(label("no_incidents", lang))}</p>')
+        out.append(html("<p>{}</p>", label("no_incidents", lang)))
     else:
         out.append(table(label("incidents", lang),
                          ["#", label("system", lang), label("started", lang),
                           label("restored", lang), label("duration", lang), label("level", lang),
                           label("acknowledged", lang), label("cause", lang)],
-                         ([e(i.get("id")), e(i.get("system")),
-                           e(fdatetime(i.get("started"), lang)),
-                           e(fdatetime(i.get("restored"), lang) if i.get("restored")
-                             else label("open", lang)),
-                           e(fduration(i.get("duration_seconds"), lang)),
-                           e(i.get("level")) + (f' <span class="badge warn">{e(label("review", lang))}'
-                                                "</span>" if i.get("review") else ""),
-                           e(f'{fdatetime(i.get("acknowledged"), lang)} ({i.get("acknowledged_by")})'
-                             if i.get("acknowledged") else "–"), e(i.get("cause") or "")]
+                         ([i.get("id"), i.get("system"),
+                           fdatetime(i.get("started"), lang),
+                           fdatetime(i.get("restored"), lang) if i.get("restored")
+                           else label("open", lang),
+                           fduration(i.get("duration_seconds"), lang),
+                           html("{}{}", i.get("level"),
+                                html(' <span class="badge warn">{}</span>', label("review", lang))
+                                if i.get("review") else Markup()),
+                           f'{fdatetime(i.get("acknowledged"), lang)} ({i.get("acknowledged_by")})'
+                           if i.get("acknowledged") else "–", i.get("cause") or ""]
                           for i in inc.data), "wide"))
     out.append(tail)
-    return "".join(out)
+    return join(out)
 
 
 # --- checklist ---------------------------------------------------------------------------------
 
-def _status_badge(status: str, lang: Lang) -> str:
+def _status_badge(status: str, lang: Lang) -> Markup:
     ok = True if status == "pass" else (None if status in ("partial", "manual-pending",
                                                             "not-applicable") else False)
     return badge(ok, label("st." + status, lang))
 
 
-def _evidence(items: list[dict[str, Any]], lang: Lang) -> str:
+def _evidence(items: list[dict[str, Any]], lang: Lang) -> Markup | str:
     out = []
     for a in items:
-        what = a.get("evidence_name") or a.get("evidence") or ""
+        name = a.get("evidence_name") or a.get("evidence") or ""
         if a.get("evidence_kind") == "url":
-            what = f'<a href="{e(a.get("evidence"))}" rel="noopener noreferrer">{e(what)}</a>'
+            what = html('<a href="{}" rel="noopener noreferrer">{}</a>', a.get("evidence"), name)
         else:
-            what = e(what) + (f" <small>sha256 {e(str(a.get('sha256'))[:12])}…</small>"
-                              if a.get("sha256") else "")
-        out.append(f"{what}<br><small>{e(a.get('by'))}, {e(fdate(a.get('at'), lang))}; "
-                   f"{e(label('valid_until', lang))} {e(fdate(a.get('valid_until'), lang))}"
-                   "</small>")
-    return "<br>".join(out) or "–"
+            what = html("{}{}", name, html(" <small>sha256 {}…</small>", str(a.get("sha256"))[:12])
+                        if a.get("sha256") else Markup())
+        out.append(html("{}<br><small>{}, {}; {} {}</small>", what, a.get("by"),
+                        fdate(a.get("at"), lang), label("valid_until", lang),
+                        fdate(a.get("valid_until"), lang)))
+    return join(out, "<br>") or "–"
 
 
-def checklist(agent: Agent, lang: Lang) -> str:
+def checklist(agent: Agent, lang: Lang) -> Markup:
     controls = parts.checklist(agent)
     if not controls.available:
         return missing(controls.missing, lang)
-    body = []
+    body: list[list[object]] = []
     for c in controls.data:
         title = c["title"].get(lang) or c["title"].get("en", "")
-        details = "<br>".join(e(d) for d in c.get("details", [])[:4])
-        body.append([f"<strong>{e(c['id'])}</strong> {e(title)}"
-                     + (f"<br><small>{details}</small>" if details else ""),
+        details = join(c.get("details", [])[:4], "<br>")
+        body.append([html("<strong>{}</strong> {}{}", c["id"], title,
+                          html("<br><small>{}</small>", details) if details else Markup()),
                      _status_badge(str(c["status"]), lang), _evidence(c.get("evidence", []), lang),
-                     e(c.get("next_step", {}).get(lang, "") if c["status"] != "pass" else "")])
+                     c.get("next_step", {}).get(lang, "") if c["status"] != "pass" else ""])
     level = parts.checklist_level(agent)
-    head = (f'<p class="level"><span>{e(label("checklist_level", lang))}</span> '
-            f'<strong>{e(level)}</strong> / 5</p>' if level is not None else "")
-    return head + table(label("nav.checklist", lang),
-                        [label(k, lang) for k in ("control", "status", "evidence",
-                                                  "next_step")], body,
-                        "wide") + downloads(agent, lang, ["checklist"])
+    head = (html('<p class="level"><span>{}</span> <strong>{}</strong> / 5</p>',
+                 label("checklist_level", lang), level) if level is not None else Markup())
+    return join([head, table(label("nav.checklist", lang),
+                             [label(k, lang) for k in ("control", "status", "evidence",
+                                                       "next_step")], body, "wide"),
+                 downloads(agent, lang, ["checklist"])])
 
 
 # --- assets ------------------------------------------------------------------------------------
 
-def _asset_badge(state: str, lang: Lang) -> str:
+def _asset_badge(state: str, lang: Lang) -> Markup:
     ok = {"later": True, "next_fy": True, "overdue": False}.get(state)  # due / unknown: amber
     return badge(ok, label("as." + state, lang))
 
 
-def downloads(agent: Agent, lang: Lang, kinds: Sequence[str]) -> str:
-    out = [f'<h2>{e(label("reports", lang))}</h2><ul class="downloads">']
+def downloads(agent: Agent, lang: Lang, kinds: Sequence[str]) -> Markup:
+    out = [html('<h2>{}</h2><ul class="downloads">', label("reports", lang))]
     for kind in kinds:
-        name = e(label(parts.REPORT_KINDS[kind], lang))
+        name = label(parts.REPORT_KINDS[kind], lang)
         if not parts.report_available(agent, kind):
-            out.append(f"<li><strong>{name}</strong> {missing(kind, lang)}</li>")
+            out.append(html("<li><strong>{}</strong> {}</li>", name, missing(kind, lang)))
             continue
-        links = " ".join(f'<a href="/ui/reports/{kind}.{fmt}?lang={lang}" download '
-                         f'aria-label="{name} {fmt.upper()}">{fmt.upper()}</a>'
-                         for fmt in parts.FORMATS)
-        out.append(f"<li><strong>{name}</strong> {links}</li>")
-    out.append("</ul>")
-    return "".join(out)
+        links = join((html('<a href="/ui/reports/{}.{}?lang={}" download aria-label="{} {}">{}</a>',
+                           kind, fmt, lang, name, fmt.upper(), fmt.upper())
+                      for fmt in parts.FORMATS), " ")
+        out.append(html("<li><strong>{}</strong> {}</li>", name, links))
+    out.append(Markup("</ul>"))
+    return join(out)
 
 
-def assets(agent: Agent, lang: Lang) -> str:
+def assets(agent: Agent, lang: Lang) -> Markup:
     out = [downloads(agent, lang, list(parts.REPORT_KINDS))]
     register = parts.assets(agent)
-    out.append(f'<h2>{e(label("nav.assets", lang))}</h2>')
+    out.append(html("<h2>{}</h2>", label("nav.assets", lang)))
     if not register.available:
         out.append(missing(register.missing, lang))
     else:
         counts = {state: sum(1 for a in register.data if a.get("state") == state)
                   for state in ("overdue", "due_in_fy", "next_fy")}
-        out.append('<p class="counts">' + " · ".join(
-            f'{_asset_badge(state, lang)} <strong>{n}</strong>' for state, n in counts.items())
-            + "</p>")
+        out.append(html('<p class="counts">{}</p>', join(
+            (html("{} <strong>{}</strong>", _asset_badge(state, lang), n)
+             for state, n in counts.items()), " · ")))
         out.append(table(label("nav.assets", lang),
                          [label(k, lang) for k in ("asset", "class", "site", "model", "serial",
                                                    "in_service", "end_of_life", "state")],
-                         ([e(a.get("tag")), e(a.get("class")), e(a.get("site")),
-                           e(a.get("model")), e(a.get("serial")),
-                           e(fdate(a.get("in_service"), lang)),
-                           e(fdate(a.get("end_of_life"), lang)),
+                         ([a.get("tag"), a.get("class"), a.get("site"), a.get("model"),
+                           a.get("serial"), fdate(a.get("in_service"), lang),
+                           fdate(a.get("end_of_life"), lang),
                            _asset_badge(str(a.get("state")), lang)]
                           for a in register.data), "wide"))
-    return "".join(out)
+    return join(out)
 
 
-PAGES: dict[str, Callable[[Agent, Lang], str]] = {
+PAGES: dict[str, Callable[[Agent, Lang], Markup]] = {
     "overview": overview, "ups": ups, "hosts": hosts, "websites": websites,
     "incidents": incidents, "checklist": checklist, "assets": assets,
 }

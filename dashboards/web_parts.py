@@ -1,8 +1,9 @@
 """Adapters from other rooms' parts (events, incidents, KPI, checklist, assets, reports) to the
 plain dicts the pages render.
 
-Each adapter imports its part lazily through ``web_data.optional``: a part not in this build
-shows as "not available" on its page, the rest of the UI keeps working.
+Each adapter reaches its part through ``agent.service(Kind)`` (``upkeep.parts``): a part that
+is not running raises ``PartMissing`` and shows as "not available" on its page, the rest of the
+UI keeps working. Any other error inside a part is a bug and is not hidden.
 """
 
 from __future__ import annotations
@@ -10,8 +11,19 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from upkeep.agents.events import EventRecorder
 from upkeep.dashboards import web_data as data
-from upkeep.dashboards.web_data import Part, optional
+from upkeep.dashboards.web_data import Part, part
+from upkeep.policies import assets as assets_mod
+from upkeep.policies.assets_service import AssetsService
+from upkeep.policies.checklist import ChecklistResult
+from upkeep.policies.checklist_service import ChecklistService
+from upkeep.policies.incidents import YearView, grade_year
+from upkeep.policies.kpi import scale_for, scales_from_config
+from upkeep.policies.kpi_service import KpiService
+from upkeep.policies.thai import fiscal_year
+
+from upkeep.parts import PartMissing
 
 if TYPE_CHECKING:
     from upkeep.agents.runtime import Agent
@@ -20,40 +32,43 @@ FORMATS = ("pdf", "xlsx", "csv", "json")
 #: report kind -> label key; "status" is the UI's own snapshot of what the agent sees now
 REPORT_KINDS = {"status": "report.status", "kpi": "nav.incidents",
                 "checklist": "nav.checklist", "assets": "nav.assets"}
-
-
-def _service(agent: Agent, name: str) -> Any:
-    for service in agent.services:
-        if getattr(service, "name", None) == name:
-            return service
-    raise LookupError(agent.db_error or f"the {name} service is not running")
+#: report kind -> the service it is built from
+REPORT_SERVICES: dict[str, type[Any]] = {"kpi": KpiService, "checklist": ChecklistService,
+                                         "assets": AssetsService}
 
 
 def events(agent: Agent) -> Part:
-    def load(mod: Any) -> list[dict[str, Any]]:
-        recorder = mod.find_recorder(agent)
-        if recorder is None:
-            raise LookupError(agent.db_error or "power events are not recorded")
+    def load() -> list[dict[str, Any]]:
+        try:
+            recorder = agent.service(EventRecorder)
+        except PartMissing:
+            raise PartMissing(agent.db_error or "power events are not recorded") from None
         return [e.to_json() for e in recorder.events(limit=50)]
-    return optional("agents.events", "power events (agents/events.py)", load)
+    return part("power events (agents/events.py)", load)
 
 
-def _kpi_year(agent: Agent, mod: Any) -> Any:
+def _ledger(agent: Agent) -> Any:
+    ledger = agent.service(KpiService).ledger
+    if ledger is None:
+        raise PartMissing(agent.db_error or "the incident ledger is not open")
+    return ledger
+
+
+def _kpi_year(agent: Agent) -> YearView:
     """The current fiscal year graded (incidents with their levels, per-system results)."""
-    from upkeep.policies.thai import fiscal_year
-
-    service = _service(agent, "kpi")
-    if service.ledger is None:
-        raise LookupError(agent.db_error or "the incident ledger is not open")
+    ledger = _ledger(agent)
     now = time.time()
+    try:
+        scale_for(fiscal_year(now), scales_from_config(agent.config.policies.kpi))
+    except ValueError as err:  # no configured scale covers this fiscal year
+        raise PartMissing(str(err)) from None
     names = [s.name for s in agent.config.systems]
-    return mod.grade_year(service.ledger, agent.config.policies.kpi, fiscal_year(now), now,
-                          names)
+    return grade_year(ledger, agent.config.policies.kpi, fiscal_year(now), now, names)
 
 
 def incidents(agent: Agent) -> Part:
-    def load(mod: Any) -> list[dict[str, Any]]:
-        view = _kpi_year(agent, mod)
+    def load() -> list[dict[str, Any]]:
+        view = _kpi_year(agent)
         out = []
         for incident, grade in sorted(view.graded, key=lambda p: -p[0].started_at):
             out.append({"id": incident.id, "system": incident.system,
@@ -66,56 +81,58 @@ def incidents(agent: Agent) -> Part:
                                                       incident.cause_text) if x),
                         "review": grade.needs_review})
         return out
-    return optional("policies.incidents", "incidents (policies/incidents.py)", load)
+    return part("incidents (policies/incidents.py)", load)
 
 
 def systems(agent: Agent) -> Part:
-    def load(mod: Any) -> list[dict[str, Any]]:
-        return [{"name": name, "up": up} for name, up in _service(agent, "kpi").up.items()]
-    return optional("policies.kpi_service", "systems (policies/kpi_service.py)", load)
+    def load() -> list[dict[str, Any]]:
+        return [{"name": name, "up": up} for name, up in agent.service(KpiService).up.items()]
+    return part("systems (policies/kpi_service.py)", load)
 
 
 def kpi(agent: Agent) -> Part:
-    def load(mod: Any) -> list[dict[str, Any]]:
-        view = _kpi_year(agent, mod)
+    def load() -> list[dict[str, Any]]:
+        view = _kpi_year(agent)
         results = [*view.systems.values(), view.office]
         return [{"system": r.system or "_office", "fiscal_year": r.fiscal_year,
                  "level": r.level, "worst_seconds": r.worst_seconds,
                  "incidents": r.incidents, "provisional": r.provisional} for r in results]
-    return optional("policies.incidents", "KPI (policies/incidents.py)", load)
+    return part("KPI (policies/incidents.py)", load)
 
 
 def kpi_thresholds(agent: Agent) -> list[tuple[int, float]] | None:
-    """(level, hours) of the scale in force this fiscal year, best level first."""
+    """(level, hours) of the scale in force this fiscal year, best level first; None when no
+    configured scale covers this fiscal year (``scale_for``'s ValueError)."""
     try:
-        from upkeep.policies.kpi import scale_for, scales_from_config
-        from upkeep.policies.thai import fiscal_year
-
         scale = scale_for(fiscal_year(time.time()),
                           scales_from_config(agent.config.policies.kpi))
-    except (ImportError, AttributeError, LookupError, ValueError):
+    except ValueError:
         return None
     return [(level, seconds / 3600) for level, seconds in
             sorted(scale.thresholds.items(), reverse=True)]
 
 
+def _checklist_result(agent: Agent) -> ChecklistResult:
+    service = agent.service(ChecklistService)
+    result = service.current()
+    if result is None:
+        raise PartMissing(f"checklist catalogue: {service.catalogue_error}")
+    return result
+
+
 def checklist_level(agent: Agent) -> int | None:
     """The project-11 ladder step reached (0-5), or None when the checklist is not running."""
     try:
-        result = _service(agent, "checklist").current()
-    except LookupError:
+        result = agent.service(ChecklistService).current()
+    except PartMissing:
         return None
     return None if result is None else int(result.level)
 
 
 def checklist(agent: Agent) -> Part:
-    def load(mod: Any) -> list[dict[str, Any]]:
-        service = _service(agent, "checklist")
-        result = service.current()
-        if result is None:
-            raise LookupError(f"checklist catalogue: {service.catalogue_error}")
+    def load() -> list[dict[str, Any]]:
         out = []
-        for item in result.to_json()["controls"]:
+        for item in _checklist_result(agent).to_json()["controls"]:
             evidence = [s["attestation"] for s in item["subjects"] if s.get("attestation")]
             details = [f"{s['subject']}: {s['detail']}" if s.get("subject") else s["detail"]
                        for s in item["subjects"] if s.get("detail")]
@@ -123,26 +140,27 @@ def checklist(agent: Agent) -> Part:
                         "evidence": evidence, "details": details,
                         "next_step": item["next_step"]})
         return out
-    return optional("policies.checklist_service", "security checklist", load)
+    return part("security checklist", load)
 
 
 def assets(agent: Agent) -> Part:
-    def load(mod: Any) -> list[dict[str, Any]]:
-        service = _service(agent, "assets")
+    def load() -> list[dict[str, Any]]:
+        service = agent.service(AssetsService)
         config = agent.config.policies.assets
-        today = mod.today_bangkok()
-        fy = mod.date_fiscal_year(today)
+        today = assets_mod.today_bangkok()
+        fy = assets_mod.date_fiscal_year(today)
         out = []
         for asset in service.register.assets():
-            eol = mod.end_of_life(asset, config)
+            eol = assets_mod.end_of_life(asset, config)
             out.append({"tag": asset.name, "class": asset.asset_class,
                         "site": asset.get("site"), "model": " ".join(
                             x for x in (asset.get("manufacturer"), asset.get("model")) if x),
                         "serial": asset.serial, "in_service": eol.started,
-                        "end_of_life": eol.due, "state": mod.classify(eol.due, fy, today),
+                        "end_of_life": eol.due,
+                        "state": assets_mod.classify(eol.due, fy, today),
                         "conflicts": len(asset.conflicts)})
         return out
-    return optional("policies.assets", "asset register (policies/assets.py)", load)
+    return part("asset register (policies/assets.py)", load)
 
 
 # --- reports -----------------------------------------------------------------------------------
@@ -184,26 +202,18 @@ def build_report(agent: Agent, kind: str) -> Any:
         return status_report(agent)
     if kind == "kpi":
         from upkeep.policies import kpi_report
-        from upkeep.policies.thai import fiscal_year
 
-        ledger = _service(agent, "kpi").ledger
-        if ledger is None:
-            raise LookupError(agent.db_error or "the incident ledger is not open")
-        return kpi_report.build_report(agent.config, ledger, fiscal_year(now), now)
+        return kpi_report.build_report(agent.config, _ledger(agent), fiscal_year(now), now)
     if kind == "checklist":
         from upkeep.policies import checklist_report
 
-        service = _service(agent, "checklist")
-        result = service.current()
-        if result is None:
-            raise LookupError(f"checklist catalogue: {service.catalogue_error}")
-        return checklist_report.build_report(result, agent.config)
+        return checklist_report.build_report(_checklist_result(agent), agent.config)
     if kind == "assets":
         from upkeep.policies import assets_report
         from upkeep.policies.assets import date_fiscal_year, today_bangkok
 
         today = today_bangkok(now)
-        register = _service(agent, "assets").register
+        register = agent.service(AssetsService).register
         return assets_report.build_report(register.assets(), agent.config,
                                           date_fiscal_year(today), today, now)
     raise LookupError(f"no {kind} report")
@@ -213,18 +223,14 @@ def report_available(agent: Agent, kind: str) -> bool:
     if kind == "status":
         return True
     try:
-        _service(agent, {"kpi": "kpi", "checklist": "checklist", "assets": "assets"}[kind])
-    except LookupError:
+        agent.service(REPORT_SERVICES[kind])
+    except PartMissing:
         return False
     return True
 
 
 def report_bytes(agent: Agent, kind: str, fmt: str, lang: str) -> bytes:
-    """Render a report; ``LookupError`` when its part is not running in this agent."""
+    """Render a report; ``PartMissing`` (a ``LookupError``) when its part is not running."""
     from upkeep.policies.render import render_bytes
 
-    try:
-        report = build_report(agent, kind)
-    except ImportError as err:
-        raise LookupError(f"{kind} report ({err})") from None
-    return bytes(render_bytes(report, fmt, lang))
+    return bytes(render_bytes(build_report(agent, kind), fmt, lang))

@@ -12,36 +12,37 @@ import binascii
 import tempfile
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from upkeep.agents.auth import Writer, require_reader
 from upkeep.policies.assets import classify, date_fiscal_year, end_of_life, today_bangkok
 from upkeep.policies.assets_import import AssetFileError, parse_date
+from upkeep.policies.assets_service import AssetsService
 from upkeep.policies.attestations import AttestationError
 from upkeep.policies.checklist import check_attestable
 from upkeep.policies.checklist_service import ChecklistService
 
 from upkeep.errors import StoreError
+from upkeep.parts import HasServices, PartMissing
 
-if TYPE_CHECKING:
-    from upkeep.policies.assets_service import AssetsService
+S = TypeVar("S")
 
 router = APIRouter(prefix="/api/v1")
 
 
-def _service(request: Request, name: str) -> Any:
-    for service in request.app.state.agent.services:
-        if getattr(service, "name", None) == name:
-            return service
-    detail = request.app.state.agent.db_error or f"the {name} service is not running"
-    raise HTTPException(503, detail)
+def _service(request: Request, kind: type[S]) -> S:
+    agent: HasServices = request.app.state.agent
+    try:
+        return agent.service(kind)
+    except PartMissing as err:
+        raise HTTPException(503, str(err)) from None
 
 
 @router.get("/checklist", dependencies=[Depends(require_reader)])
 def checklist(request: Request) -> dict[str, Any]:
-    service: ChecklistService = _service(request, "checklist")
+    service: ChecklistService = _service(request, ChecklistService)
     result = service.current()
     if result is None:
         raise HTTPException(503, f"checklist catalogue: {service.catalogue_error}")
@@ -50,7 +51,7 @@ def checklist(request: Request) -> dict[str, Any]:
 
 @router.get("/checklist/attestations", dependencies=[Depends(require_reader)])
 def attestations(request: Request, control: str | None = None) -> dict[str, Any]:
-    service: ChecklistService = _service(request, "checklist")
+    service: ChecklistService = _service(request, ChecklistService)
     if service.ledger is None:
         raise HTTPException(503, "the agent's database is not available")
     return {"attestations": [a.to_json() for a in service.ledger.history(control)]}
@@ -60,7 +61,7 @@ def attestations(request: Request, control: str | None = None) -> dict[str, Any]
 def assessment_history(request: Request, control: str | None = None,
                        limit: int = Query(1000, ge=1, le=100_000)) -> dict[str, Any]:
     """Every change of a control's status per subject (oldest first)."""
-    service: ChecklistService = _service(request, "checklist")
+    service: ChecklistService = _service(request, ChecklistService)
     if service.assessments is None:
         raise HTTPException(503, "the agent's database is not available")
     return {"assessments": [a.to_json() for a in service.assessments.history(control, limit)]}
@@ -80,7 +81,7 @@ class AttestBody(BaseModel):
 
 @router.post("/checklist/attest", status_code=201)
 def attest(request: Request, body: AttestBody, who: Writer) -> dict[str, Any]:
-    service: ChecklistService = _service(request, "checklist")
+    service: ChecklistService = _service(request, ChecklistService)
     if service.ledger is None or service.catalogue is None:
         raise HTTPException(503, "the checklist is not available")
     control = service.catalogue.get(body.control)
@@ -138,7 +139,7 @@ def _attest_file(service: ChecklistService, control: str, body: AttestBody, unti
 @router.get("/assets", dependencies=[Depends(require_reader)])
 def assets(request: Request,
            fiscal_year: int | None = Query(None, ge=2500, le=2700)) -> dict[str, Any]:
-    service: AssetsService = _service(request, "assets")
+    service: AssetsService = _service(request, AssetsService)
     config = request.app.state.agent.config.policies.assets
     today = today_bangkok()
     fy = fiscal_year or date_fiscal_year(today)
@@ -158,7 +159,7 @@ def assets(request: Request,
 async def import_assets(request: Request, who: Writer,
                         filename: str = Query(..., pattern=r"(?i)^[^/\\]+\.(csv|xlsx)$")
                         ) -> dict[str, Any]:
-    service: AssetsService = _service(request, "assets")
+    service: AssetsService = _service(request, AssetsService)
     content = await request.body()
     if len(content) > 20 * 1024 * 1024:
         raise HTTPException(413, "an asset list larger than 20 MB is refused")

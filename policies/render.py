@@ -13,7 +13,8 @@ it as CSV, XLSX, PDF or JSON.
   at run time, and a missing one is a clear ``RenderError``.
 - JSON carries the same content for machines (numbers stay numbers).
 
-A cell value is ``None``, a number, a string, or a ``T(th, en)`` when the words differ.
+A cell value is ``None``, a number, a string, or a ``T(th, en)`` when the words differ (``T``
+and the report's own words come from the shared catalogue, ``upkeep.kit.messages``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from typing import Any, Literal
 from upkeep.policies.thai import Lang
 
 from upkeep.errors import UpkeepError
+from upkeep.kit.messages import MESSAGES
+from upkeep.kit.messages import T as T  # re-exported: the report model's cell text
 
 Format = Literal["csv", "xlsx", "pdf", "json"]
 FORMATS: tuple[str, ...] = ("csv", "xlsx", "pdf", "json")
@@ -47,17 +50,6 @@ FONT_DIRS = (Path("/usr/share/fonts/truetype/tlwg"), Path("/usr/share/fonts/true
 
 class RenderError(UpkeepError):
     """A report could not be written (unknown format, no Thai font, unwritable path)."""
-
-
-@dataclass(frozen=True)
-class T:
-    """A text in both languages."""
-
-    th: str
-    en: str
-
-    def pick(self, lang: Lang) -> str:
-        return self.th if lang == "th" else self.en
 
 
 Cell = T | str | int | float | None
@@ -131,11 +123,11 @@ class Report:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-SIGNATURES = (T("ผู้จัดทำ", "Prepared by"), T("ผู้ตรวจสอบ", "Reviewed by"),
-              T("ผู้อนุมัติ", "Approved by"))
-SUMMARY = T("สรุป", "Summary")
-NOTES = T("หมายเหตุ", "Notes")
-PAGE = T("หน้า", "Page")
+SIGNATURES = tuple(MESSAGES[f"report.{role}"]
+                   for role in ("prepared_by", "reviewed_by", "approved_by"))
+SUMMARY = MESSAGES["report.summary"]
+NOTES = MESSAGES["report.notes"]
+PAGE = MESSAGES["report.page"]
 
 
 def render(report: Report, fmt: str, lang: str, path: str | Path) -> Path:

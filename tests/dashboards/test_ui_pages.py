@@ -18,13 +18,19 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from upkeep.agents.app import create_app
+from upkeep.agents.events import EventRecorder
 from upkeep.agents.runtime import Agent
+from upkeep.agents.store import Database
 from upkeep.collectors.ups_model import SELFTEST_RESULTS, UpsSnapshot, info_from_snapshot
 from upkeep.dashboards import i18n, web_data, web_pages
 from upkeep.policies.checklist import STATUSES
+from upkeep.policies.checklist_service import ChecklistService
+from upkeep.policies.kpi_service import KpiService
 
 from upkeep.config import parse_config
 from upkeep.events import EVENT_KINDS
+from upkeep.kit.messages import MESSAGES
+from upkeep.parts import PartMissing
 from upkeep.reading import Reading
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"
@@ -84,7 +90,8 @@ def test_hostile_names_are_escaped_everywhere(client: TestClient) -> None:
         for lang in ("th", "en"):
             body = client.get(f"{path}?lang={lang}").text
             assert HOSTILE not in body, path
-            assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in body, path
+            # markupsafe writes the quote as &#34; (html.escape as &quot;): the same text
+            assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in body, path
 
 
 def test_overview_puts_power_first_then_down_then_certificates(client: TestClient) -> None:
@@ -167,16 +174,18 @@ def _used_label_keys() -> set[str]:
 
 
 def test_every_label_exists_in_both_languages() -> None:
-    missing = {k for k in _used_label_keys() if k not in i18n.LABELS and not k.endswith(".")}
+    missing = {k for k in _used_label_keys() if k not in MESSAGES and not k.endswith(".")}
     assert not missing
     dynamic = ([f"st.{s}" for s in STATUSES] + [f"ev.{k}" for k in EVENT_KINDS]
                + [f"selftest.{r}" for r in SELFTEST_RESULTS]
                + [f"as.{s}" for s in ("overdue", "due_in_fy", "next_fy", "later", "unknown")]
-               + [f"nav.{p}" for p in web_pages.PAGES] + list(web_data.URGENCY))
-    assert not [k for k in dynamic if k not in i18n.LABELS]
-    for key, (en, th) in i18n.LABELS.items():
-        assert en and th, key
-        assert set(re.findall(r"\{\w+\}", en)) == set(re.findall(r"\{\w+\}", th)), key
+               + [f"nav.{p}" for p in web_pages.PAGES] + list(web_data.URGENCY)
+               # notifications draw from the same catalogue
+               + [f"notify.{part}.{k}" for k in EVENT_KINDS for part in ("title", "advice")])
+    assert not [k for k in dynamic if k not in MESSAGES]
+    for key, words in MESSAGES.items():
+        assert words.th and words.en, key
+        assert set(re.findall(r"\{\w+\}", words.en)) == set(re.findall(r"\{\w+\}", words.th)), key
 
 
 @pytest.mark.parametrize(("lang", "expected"), [("th", "13 ก.ย. 2563"), ("en", "13 Sep 2020")])
@@ -195,3 +204,29 @@ def test_kpi_page_without_its_service_keeps_the_level_table() -> None:
     assert levels == [("5", "12 ชั่วโมง (0.5 วัน)"), ("4", "24 ชั่วโมง (1 วัน)"),
                       ("3", "36 ชั่วโมง (1.5 วัน)"), ("2", "48 ชั่วโมง (2 วัน)"),
                       ("1", "60 ชั่วโมง (2.5 วัน)")]
+
+
+def test_parts_are_reached_by_type_and_say_why_they_are_missing(tmp_path: Path) -> None:
+    agent = make_agent()
+    with pytest.raises(PartMissing, match="the kpi service is not running"):
+        agent.service(KpiService)
+    recorder = EventRecorder(Database(tmp_path / "upkeep.db"))
+    agent.services.append(recorder)
+    assert agent.service(EventRecorder) is recorder
+    agent.db_error = "cannot open /nonexistent-upkeep-test/upkeep.db"
+    with pytest.raises(PartMissing, match="cannot open"):
+        agent.service(ChecklistService)
+
+
+class _BuggyRecorder(EventRecorder):
+    def events(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("a bug in the part")
+
+
+def test_a_bug_in_a_part_is_not_shown_as_not_available(tmp_path: Path) -> None:
+    agent = make_agent()
+    agent.services.append(_BuggyRecorder(Database(tmp_path / "upkeep.db")))
+    client = TestClient(create_app(agent, manage_lifecycle=False))
+    # the page fails loudly (a 500 in production) instead of hiding the bug as "not available"
+    with pytest.raises(TypeError, match="a bug in the part"):
+        client.get("/ui/ups?lang=en")

@@ -1,0 +1,31 @@
+"""Jinja2 with autoescape for the UI: every value is escaped unless it is already ``Markup``.
+
+Imported only when the UI is served (``upkeep.dashboards.web``). Templates ship as package
+data under ``dashboards/templates/`` and are read through ``importlib.resources`` (works from
+a wheel, a zip and the editable install alike).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from jinja2 import Environment, FunctionLoader, StrictUndefined
+from markupsafe import Markup
+
+
+def _source(name: str) -> str:
+    return resources.files("upkeep.dashboards").joinpath("templates", name).read_text(
+        encoding="utf-8")
+
+
+@cache
+def environment() -> Environment:
+    # StrictUndefined: a misspelt variable is an error, not an empty string on the page
+    return Environment(loader=FunctionLoader(_source), autoescape=True,
+                       undefined=StrictUndefined, keep_trailing_newline=True)
+
+
+def render(name: str, **context: Any) -> Markup:
+    return Markup(environment().get_template(name).render(**context))
