@@ -9,13 +9,17 @@ JSON the API returns is unchanged.
 Read a reading's info through ``ups_info`` / ``web_info``: they narrow by kind and return
 ``None`` where there is nothing to read (another kind, or a failed UPS poll, whose info is
 empty). Keys every reading of that kind carries are required, so read them by subscript
-(``info["status"]``); ``.get`` on a ``TypedDict`` accepts any key and is only for the
-``NotRequired`` ones.
+(``info["status"]``): mypy checks a subscript's key, while ``.get`` on a ``TypedDict``
+accepts any key (it answers ``object``) and is only for the ``NotRequired`` ones.
+``ups_info`` fills a required key a partial info lacks (a hand-made reading, an older
+agent's JSON) with the falsy value ``.get`` used to give, so reading by subscript behaves as
+reading with ``.get`` did.
 """
 
 from __future__ import annotations
 
-from typing import NotRequired, TypedDict, cast
+from collections.abc import Mapping
+from typing import Any, NotRequired, TypedDict, cast
 
 from upkeep.reading import Reading
 
@@ -186,11 +190,26 @@ class WebInfo(TypedDict):
 
 # --- access -------------------------------------------------------------------------------
 
+def _ups_absent() -> UpsInfo:
+    """What a missing required key reads as (what ``info.get(key)`` answered before: falsy)."""
+    return {
+        "ups": "", "source": "", "mfr": "", "model": "", "serial": "", "firmware": "", "status": [],
+        "battery_charge": None, "battery_runtime": None, "load": None, "battery_installed": None,
+        "battery_manufactured": None, "ups_manufactured": None, "replace_needed": False,
+        "selftest_result": "", "alarms": [], "summary": "", "raw": {},
+    }
+
+
 def ups_info(reading: Reading) -> UpsInfo | None:
     """The UPS facts of a NUT or SNMP reading; None for another kind or a failed poll."""
-    if reading.kind not in UPS_KINDS or not reading.info:
+    return ups_info_of(reading.info) if reading.kind in UPS_KINDS else None
+
+
+def ups_info_of(info: Mapping[str, Any]) -> UpsInfo | None:
+    """``info`` read as a UPS reading's (a copy, absent required keys filled); None if empty."""
+    if not info:
         return None
-    return cast(UpsInfo, reading.info)
+    return cast(UpsInfo, {**_ups_absent(), **info})
 
 
 def web_info(reading: Reading) -> WebInfo | None:
