@@ -53,6 +53,7 @@ from upkeep.errors import StoreError
 from upkeep.events import Event
 from upkeep.metrics import Sample, counter, sample
 from upkeep.reading import Reading
+from upkeep.readings import ups_info
 
 if TYPE_CHECKING:
     from upkeep.agents.runtime import Agent
@@ -129,12 +130,14 @@ def transition(ups: str, state: UpsState | None, reading: Reading
             emit(ev.COMM_LOST, reason=reading.reason, message=reading.message)
         return new, events, set()
 
-    flags = frozenset(str(f) for f in reading.info.get("status") or ())
-    replace_needed = bool(reading.info.get("replace_needed")) or "RB" in flags
+    info = ups_info(reading)
+    flags = frozenset(str(f) for f in (info["status"] or () if info else ()))
+    replace_needed = bool(info and info["replace_needed"]) or "RB" in flags
     details: dict[str, Any] = {"status": sorted(flags)}
-    for key in ("battery_charge", "battery_runtime"):
-        if reading.info.get(key) is not None:
-            details[key] = reading.info[key]
+    if info and info["battery_charge"] is not None:
+        details["battery_charge"] = info["battery_charge"]
+    if info and info["battery_runtime"] is not None:
+        details["battery_runtime"] = info["battery_runtime"]
     if state is None:
         new = UpsState(flags, True, replace_needed, when)
         first = {ev.ON_BATTERY: "OB" in flags, ev.LOW_BATTERY: "LB" in flags,

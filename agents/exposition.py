@@ -22,6 +22,7 @@ from prometheus_client.openmetrics import exposition as om
 from upkeep.agents.store import StateStore
 
 from upkeep import __version__
+from upkeep.errors import Reason
 from upkeep.metrics import METRICS, MetricSpec, Sample, gauge, sample
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ def self_samples(store: StateStore, site: str) -> Iterator[Sample]:
         if state.last_success is not None:
             yield sample(LAST_SUCCESS, state.last_success, kind=r.kind, target=r.target)
         if not r.ok:
-            yield sample(POLL_ERROR, 1, kind=r.kind, target=r.target, reason=r.reason or "error")
+            yield sample(POLL_ERROR, 1, kind=r.kind, target=r.target, reason=r.reason or Reason.ERROR)
 
 
 def all_samples(store: StateStore, site: str) -> Iterator[Sample]:

@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from upkeep.errors import Reason
 from upkeep.metrics import METRICS, MetricSpec
 
 ROOM_TITLES = {
@@ -74,6 +75,12 @@ def generate() -> str:
                   " Exporter dashboards work unchanged. Do not enable it on a host that also"
                   " runs node_exporter into the same Prometheus job.", "",
                   ", ".join(f"`{name}`" for name in compat), ""]
+    lines += ["## Reasons", "",
+              "Every value the `reason` label of `upkeep_poll_error` and"
+              " `upkeep_tls_cert_problem` can take, also the `reason` of a reading, of a"
+              " website's address, redirect check and policy page in the JSON API"
+              " (`upkeep.errors.Reason`):", "",
+              ", ".join(f"`{reason.value}`" for reason in Reason), ""]
     return "\n".join(lines)
 
 

@@ -25,7 +25,7 @@ from upkeep.agents.store import Database, StateStore
 from upkeep.collectors.base import Collector, Target, build_collectors
 
 from upkeep.config import Config
-from upkeep.errors import CollectorError, StoreError
+from upkeep.errors import CollectorError, Reason, StoreError
 from upkeep.parts import PartMissing
 from upkeep.reading import Reading
 
@@ -42,14 +42,14 @@ async def poll_target(collector: Collector, target: Target) -> list[Reading]:
         result = await asyncio.wait_for(collector.poll(target), timeout=target.timeout)
     except TimeoutError:
         return [Reading(target.kind, target.name, wall, False, time.monotonic() - started,
-                        "timeout", f"no answer within {target.timeout:g}s")]
+                        Reason.TIMEOUT, f"no answer within {target.timeout:g}s")]
     except CollectorError as err:
         return [Reading(target.kind, target.name, wall, False, time.monotonic() - started,
                         err.reason, str(err))]
     except Exception as err:
         log.exception("collector %s failed on %s (a bug)", target.kind, target.name)
         return [Reading(target.kind, target.name, wall, False, time.monotonic() - started,
-                        "internal", f"{type(err).__name__}: {err}")]
+                        Reason.INTERNAL, f"{type(err).__name__}: {err}")]
     readings = [result] if isinstance(result, Reading) else list(result)
     duration = time.monotonic() - started
     return [r if r.duration else _with_duration(r, duration) for r in readings]

@@ -32,10 +32,13 @@ from upkeep.collectors.ups_model import (
     selftest_from_text,
     ups_samples,
 )
+from upkeep.collectors.ups_model import (
+    summary as summary,  # re-exported: the one UPS summary, whatever the source
+)
 
 from upkeep.config import Config
 from upkeep.config.ups import NutConfig, UpsConfig
-from upkeep.errors import CollectorError, PollTimeout, ProtocolError, TargetUnreachable
+from upkeep.errors import CollectorError, PollTimeout, ProtocolError, Reason, TargetUnreachable
 from upkeep.metrics import gauge, sample
 from upkeep.reading import Reading
 
@@ -162,45 +165,16 @@ def snapshot_from_vars(name: str, variables: Mapping[str, str]) -> UpsSnapshot:
     return snap
 
 
-def summary(snap: UpsSnapshot, now: float | None = None) -> str:
-    """One line for ``upkeep probe``: state, charge, runtime, load, battery age."""
-    flags = set(snap.status)
-    if "FSD" in flags:
-        state = "forced shutdown"
-    elif "OB" in flags:
-        state = "ON BATTERY" + (", LOW" if "LB" in flags else "")
-    elif "OL" in flags:
-        state = "on line"
-    else:
-        state = "state unknown"
-    parts = [f"{state} ({' '.join(snap.status) or '-'})"]
-    if snap.battery_charge is not None:
-        parts.append(f"charge {snap.battery_charge:.0%}")
-    if snap.battery_runtime is not None:
-        parts.append(f"runtime {snap.battery_runtime / 60:.0f} min")
-    if snap.load is not None:
-        parts.append(f"load {snap.load:.0%}")
-    now = time.time() if now is None else now
-    born = snap.battery_installed or snap.battery_manufactured
-    if born is not None:
-        parts.append(f"battery {(now - born) / (365.25 * 86400):.1f} y old")
-    else:
-        parts.append("battery age unknown")
-    if snap.replace_needed:
-        parts.append("REPLACE BATTERY")
-    return ", ".join(parts)
-
-
 def reading_from_vars(name: str, variables: Mapping[str, str], *, clients: Sequence[str] = (),
                       when: float | None = None, extra: Mapping[str, Any] | None = None
                       ) -> Reading:
     snap = snapshot_from_vars(name, variables)
     samples = [*ups_samples(snap), sample(UPS_CLIENTS, len(clients), ups=name)]
-    info = dict(info_from_snapshot(snap))
-    info.update(summary=summary(snap), clients=list(clients), fsd="FSD" in snap.status,
-                **(extra or {}))
+    info = info_from_snapshot(snap)
+    info["clients"] = list(clients)
+    info["fsd"] = "FSD" in snap.status
     return Reading(KIND, name, time.time() if when is None else when, True,
-                   samples=tuple(samples), info=info)
+                   samples=tuple(samples), info={**info, **(extra or {})})
 
 
 # --- I/O ----------------------------------------------------------------------------------
@@ -286,7 +260,7 @@ class NutCollector(Collector):
             if not self._discovered:
                 log.debug("no upsd on %s (%s): no UPS to discover", client.address, err)
                 return []
-            reason = "timeout" if isinstance(err, TimeoutError | PollTimeout) else "unreachable"
+            reason = Reason.TIMEOUT if isinstance(err, TimeoutError | PollTimeout) else Reason.UNREACHABLE
             return [Reading(KIND, n, started, False, reason=reason, message=str(err))
                     for n in sorted(self._discovered)]
         self._discovered = set(names)
@@ -300,7 +274,7 @@ class NutCollector(Collector):
                 readings.append(Reading(KIND, name, time.time(), False, reason=err.reason,
                                         message=str(err)))
             except TimeoutError:
-                readings.append(Reading(KIND, name, time.time(), False, reason="timeout",
+                readings.append(Reading(KIND, name, time.time(), False, reason=Reason.TIMEOUT,
                                         message=f"upsd {client.address} did not answer "
                                                 f"within {deadline:g}s"))
         return readings

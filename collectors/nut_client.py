@@ -41,7 +41,7 @@ from upkeep.collectors.nut_protocol import (
     split_words,
 )
 
-from upkeep.errors import CollectorError, PollTimeout, ProtocolError, TargetUnreachable
+from upkeep.errors import CollectorError, PollTimeout, ProtocolError, Reason, TargetUnreachable
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class TlsSettings:
 
 
 class TlsError(CollectorError):
-    reason = "tls"
+    reason = Reason.TLS
 
 
 _NAME = re.compile(r"^[A-Za-z0-9_.:@+-]{1,128}$")
@@ -65,7 +65,7 @@ def check_name(name: str) -> None:
     """UPS and variable names go into commands unquoted: refuse anything that could break
     the line (a space, a quote, a newline) instead of sending it."""
     if not _NAME.match(name):
-        raise CollectorError(f"{name[:60]!r} is not a valid NUT name", reason="config")
+        raise CollectorError(f"{name[:60]!r} is not a valid NUT name", reason=Reason.CONFIG)
 
 
 def normalize_fingerprint(text: str) -> str:

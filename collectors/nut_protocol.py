@@ -9,21 +9,21 @@ failures are ``ERR <CODE> [extra]``.
 
 from __future__ import annotations
 
-from upkeep.errors import AuthFailed, CollectorError, ProtocolError
+from upkeep.errors import AuthFailed, CollectorError, ProtocolError, Reason
 
 #: upsd's error codes -> the reason code a failed reading carries (``upkeep_poll_error``)
-ERROR_REASONS: dict[str, str] = {
-    "ACCESS-DENIED": "auth",
-    "PASSWORD-REQUIRED": "auth",
-    "USERNAME-REQUIRED": "auth",
-    "INVALID-PASSWORD": "auth",
-    "INVALID-USERNAME": "auth",
-    "DATA-STALE": "stale",
-    "DRIVER-NOT-CONNECTED": "driver",
-    "UNKNOWN-UPS": "config",
-    "FEATURE-NOT-CONFIGURED": "tls",
-    "FEATURE-NOT-SUPPORTED": "tls",
-    "ALREADY-SSL-MODE": "tls",
+ERROR_REASONS: dict[str, Reason] = {
+    "ACCESS-DENIED": Reason.AUTH,
+    "PASSWORD-REQUIRED": Reason.AUTH,
+    "USERNAME-REQUIRED": Reason.AUTH,
+    "INVALID-PASSWORD": Reason.AUTH,
+    "INVALID-USERNAME": Reason.AUTH,
+    "DATA-STALE": Reason.STALE,
+    "DRIVER-NOT-CONNECTED": Reason.DRIVER,
+    "UNKNOWN-UPS": Reason.CONFIG,
+    "FEATURE-NOT-CONFIGURED": Reason.TLS,
+    "FEATURE-NOT-SUPPORTED": Reason.TLS,
+    "ALREADY-SSL-MODE": Reason.TLS,
 }
 
 #: what an operator should do, per error code (goes into the reading's message)
@@ -49,13 +49,13 @@ class NutError(CollectorError):
         hint = ERROR_HINTS.get(code, "")
         where = f" ({context})" if context else ""
         super().__init__(f"upsd: ERR {code}{where}" + (f": {hint}" if hint else ""),
-                         reason=ERROR_REASONS.get(code, "protocol"))
+                         reason=ERROR_REASONS.get(code, Reason.PROTOCOL))
 
 
 def nut_error(code: str, context: str = "") -> CollectorError:
     """The typed error for an ``ERR`` answer (auth problems are ``AuthFailed``)."""
     err = NutError(code, context)
-    if err.reason == "auth":
+    if err.reason == Reason.AUTH:
         auth = AuthFailed(str(err))
         auth.__cause__ = err
         return auth

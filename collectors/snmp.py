@@ -61,7 +61,7 @@ from upkeep.collectors.ups_model import info_from_snapshot, ups_samples
 
 from upkeep.config import Config
 from upkeep.config.ups import SnmpConfig
-from upkeep.errors import AuthFailed, CollectorError, PollTimeout, ProtocolError
+from upkeep.errors import AuthFailed, CollectorError, PollTimeout, ProtocolError, Reason
 from upkeep.reading import Reading
 
 KIND = "snmp"
@@ -360,7 +360,7 @@ class SnmpCollector(Collector):
                 alarms = await self.walk_column(session, profile.alarm_column, deadline)
         snapshot = profile.decode(session.name, values, alarms, time.time())
         snapshot.raw["mib"] = profile.name
-        info = dict(info_from_snapshot(snapshot))
+        info = info_from_snapshot(snapshot)
         info["mib"] = profile.name
         return Reading(KIND, session.name, time.time(), True, samples=list(ups_samples(snapshot)),
                        info=info)
@@ -416,7 +416,7 @@ class SnmpCollector(Collector):
                 raise PollTimeout(f"resolving {cfg.host} took longer than {budget:.1f}s") from err
             except OSError as err:
                 raise CollectorError(f"cannot resolve {cfg.host}: {err}",
-                                     reason="unreachable") from err
+                                     reason=Reason.UNREACHABLE) from err
             family, sockaddr = infos[0][0], infos[0][4]
             address = (str(sockaddr[0]), int(sockaddr[1]))
         domain = udp6.DOMAIN_NAME if family == socket.AF_INET6 else udp.DOMAIN_NAME
@@ -573,13 +573,13 @@ def _indication_error(session: _Session, indication: Any) -> CollectorError:
     if isinstance(indication, _AUTH_ERRORS):
         return AuthFailed(f"SNMPv3 user {session.cfg.user!r} rejected: {indication}")
     if isinstance(indication, errind.EncryptionError):
-        return CollectorError(f"SNMPv3 privacy unavailable: {indication}", reason="config")
+        return CollectorError(f"SNMPv3 privacy unavailable: {indication}", reason=Reason.CONFIG)
     return ProtocolError(f"SNMP error: {indication}")
 
 
 def _no_mib_error(cfg: SnmpConfig, message: str) -> CollectorError:
     if cfg.mib != "auto":
-        return CollectorError(f"mib: {cfg.mib} does not answer: {message}", reason="config")
+        return CollectorError(f"mib: {cfg.mib} does not answer: {message}", reason=Reason.CONFIG)
     return ProtocolError(message)
 
 

@@ -8,11 +8,13 @@ metric families promised to dashboards and alert rules. Nothing here does I/O.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from upkeep.metrics import Sample, gauge, sample
+from upkeep.readings import UpsInfo
 
 _R = "ups"
 
@@ -102,18 +104,37 @@ class UpsSnapshot:
     variables: dict[str, float] = field(default_factory=dict)  # NUT: every numeric variable
     raw: dict[str, str] = field(default_factory=dict)  # everything as reported (API / UI)
 
-    def summary(self) -> str:
-        parts = [" ".join(self.status) or "?"]
-        if self.battery_charge is not None:
-            parts.append(f"charge {self.battery_charge:.0%}")
-        if self.battery_runtime is not None:
-            parts.append(f"runtime {self.battery_runtime / 60:.0f}m")
-        if self.load is not None:
-            parts.append(f"load {self.load:.0%}")
-        if self.battery_installed is not None:
-            years = (datetime.now(UTC).timestamp() - self.battery_installed) / (365.25 * 86400)
-            parts.append(f"battery {years:.1f}y old")
-        return ", ".join(parts)
+
+def summary(snap: UpsSnapshot, now: float | None = None) -> str:
+    """One line for ``upkeep probe`` and the UI: state, charge, runtime, load, battery age.
+
+    The same wording whatever the source: a NUT and an SNMP reading of one state read alike.
+    """
+    flags = set(snap.status)
+    if "FSD" in flags:
+        state = "forced shutdown"
+    elif "OB" in flags:
+        state = "ON BATTERY" + (", LOW" if "LB" in flags else "")
+    elif "OL" in flags:
+        state = "on line"
+    else:
+        state = "state unknown"
+    parts = [f"{state} ({' '.join(snap.status) or '-'})"]
+    if snap.battery_charge is not None:
+        parts.append(f"charge {snap.battery_charge:.0%}")
+    if snap.battery_runtime is not None:
+        parts.append(f"runtime {snap.battery_runtime / 60:.0f} min")
+    if snap.load is not None:
+        parts.append(f"load {snap.load:.0%}")
+    now = time.time() if now is None else now
+    born = snap.battery_installed or snap.battery_manufactured
+    if born is not None:
+        parts.append(f"battery {(now - born) / (365.25 * 86400):.1f} y old")
+    else:
+        parts.append("battery age unknown")
+    if snap.replace_needed:
+        parts.append("REPLACE BATTERY")
+    return ", ".join(parts)
 
 
 def ups_samples(s: UpsSnapshot) -> Iterator[Sample]:
@@ -229,8 +250,8 @@ def selftest_from_text(text: str | None) -> str:
     return "unknown"
 
 
-def info_from_snapshot(s: UpsSnapshot) -> Mapping[str, object]:
-    """The JSON-able view for the API, the UI and the policies."""
+def info_from_snapshot(s: UpsSnapshot) -> UpsInfo:
+    """The JSON-able view for the API, the UI and the policies (``upkeep.readings``)."""
     return {
         "ups": s.name, "source": s.source, "mfr": s.mfr, "model": s.model, "serial": s.serial,
         "firmware": s.firmware, "status": list(s.status), "battery_charge": s.battery_charge,
@@ -238,5 +259,5 @@ def info_from_snapshot(s: UpsSnapshot) -> Mapping[str, object]:
         "battery_installed": s.battery_installed, "battery_manufactured": s.battery_manufactured,
         "ups_manufactured": s.ups_manufactured, "replace_needed": bool(s.replace_needed)
         or "RB" in s.status, "selftest_result": s.selftest_result or "unknown",
-        "alarms": list(s.alarms), "summary": s.summary(), "raw": dict(s.raw),
+        "alarms": list(s.alarms), "summary": summary(s), "raw": dict(s.raw),
     }

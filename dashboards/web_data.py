@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from upkeep.errors import StoreError
 from upkeep.parts import PartMissing
 from upkeep.reading import Reading
+from upkeep.readings import UpsInfo, ups_info_of
 
 if TYPE_CHECKING:
     from upkeep.agents.runtime import Agent
@@ -64,6 +65,11 @@ class Row:
     last_success: float | None
     info: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def ups(self) -> UpsInfo | None:
+        """``info`` as a UPS reading's (``upkeep.readings``); None when empty."""
+        return ups_info_of(self.info)
+
 
 def rows(agent: Agent, kinds: tuple[str, ...] | None = None) -> list[Row]:
     out = []
@@ -83,7 +89,8 @@ def ups_rows(agent: Agent) -> list[Row]:
 
 
 def ups_flags(row: Row) -> list[str]:
-    return [str(flag) for flag in row.info.get("status") or []]
+    info = row.ups
+    return [str(flag) for flag in (info["status"] or [] if info else [])]
 
 
 def cert_days_left(row: Row, now: float | None = None) -> float | None:
@@ -114,11 +121,13 @@ def problems(agent: Agent, parts: dict[str, Part]) -> list[Problem]:
     found: list[Problem] = []
     for row in ups_rows(agent):
         flags = ups_flags(row)
+        info = row.ups
         if "OB" in flags:
-            found.append(Problem("on_battery", row.name, row.info.get("summary", ""), "/ui/ups"))
+            found.append(Problem("on_battery", row.name, info["summary"] if info else "",
+                                 "/ui/ups"))
         if "LB" in flags:
             found.append(Problem("low_battery", row.name, "", "/ui/ups"))
-        if row.info.get("replace_needed"):
+        if info and info["replace_needed"]:
             found.append(Problem("replace_battery", row.name, "", "/ui/ups"))
     for row in rows(agent):
         if not row.ok:

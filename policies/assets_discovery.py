@@ -16,6 +16,7 @@ from upkeep.policies.assets import iso_from_timestamp
 from upkeep.policies.assets_import import normalize_serial
 
 from upkeep.reading import Reading
+from upkeep.readings import ups_info
 
 #: DMI values firmware ships when nobody filled them in
 _DMI_JUNK = {"", "none", "default string", "to be filled by o.e.m.", "system serial number",
@@ -44,24 +45,24 @@ class Discovered:
 
 
 def ups_assets(reading: Reading, site: str) -> list[Discovered]:
-    if reading.kind not in ("nut", "snmp") or not reading.ok or not reading.info:
+    info = ups_info(reading)
+    if info is None or not reading.ok:
         return []
-    info = reading.info
-    name = str(info.get("ups") or reading.target)
-    serial = usable_serial(info.get("serial"))
+    name = str(info["ups"] or reading.target)
+    serial = usable_serial(info["serial"])
     ref = f"ups:{site}/{name}"
-    unit = {"class": "ups", "site": site, "manufacturer": str(info.get("mfr") or ""),
-            "model": str(info.get("model") or ""), "monitor_ref": f"{reading.kind}:{name}",
-            "manufactured": iso_from_timestamp(info.get("ups_manufactured"))}
+    unit = {"class": "ups", "site": site, "manufacturer": str(info["mfr"] or ""),
+            "model": str(info["model"] or ""), "monitor_ref": f"{reading.kind}:{name}",
+            "manufactured": iso_from_timestamp(info["ups_manufactured"])}
     # the battery is its own asset: it has its own life and its own budget line
-    model = str(info.get("model") or name)
-    failed = info.get("selftest_result") == "failed"
+    model = str(info["model"] or name)
+    failed = info["selftest_result"] == "failed"
     battery = {"class": "ups_battery", "site": site, "parent": serial or ref,
                "model": f"battery of {model}", "monitor_ref": f"{reading.kind}:{name}",
-               "in_service": iso_from_timestamp(info.get("battery_installed")),
-               "selftest_result": str(info.get("selftest_result") or "unknown"),
-               "replace_needed": "1" if info.get("replace_needed") else "0",
-               "flagged": "1" if (info.get("replace_needed") or failed) else "0"}
+               "in_service": iso_from_timestamp(info["battery_installed"]),
+               "selftest_result": str(info["selftest_result"] or "unknown"),
+               "replace_needed": "1" if info["replace_needed"] else "0",
+               "flagged": "1" if (info["replace_needed"] or failed) else "0"}
     return [Discovered(serial, ref, unit),
             Discovered(None, f"battery:{serial or ref}", battery)]
 

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from upkeep.config import Config
 from upkeep.reading import Reading
+from upkeep.readings import UPS_KINDS, ups_info
 
 Verdict = tuple[str, str]
 
@@ -329,8 +330,8 @@ def ups_healthy(ctx: Context, subject: str, params: Mapping[str, Any]) -> Verdic
     problems: list[str] = []
     for unit in units:
         readings = [r for (kind, _), r in ctx.readings.items()
-                    if kind in ("nut", "snmp") and (r.target == unit.name
-                                                    or r.info.get("ups") == unit.name)]
+                    if kind in UPS_KINDS and (r.target == unit.name or (
+                        (info := ups_info(r)) is not None and info["ups"] == unit.name))]
         if not readings:
             problems.append(f"{unit.name}: no reading yet")
             continue
@@ -338,12 +339,13 @@ def ups_healthy(ctx: Context, subject: str, params: Mapping[str, Any]) -> Verdic
             if not r.ok:
                 problems.append(f"{r.target}: not answering ({r.reason})")
                 continue
-            status = set(r.info.get("status") or ())
+            info = ups_info(r)
+            status = set(info["status"] or ()) if info else set()
             if "OL" not in status:
                 problems.append(f"{r.target}: not on line power ({' '.join(sorted(status))})")
-            if r.info.get("replace_needed"):
+            if info and info["replace_needed"]:
                 problems.append(f"{r.target}: asks for a battery replacement")
-            if r.info.get("selftest_result") == "failed":
+            if info and info["selftest_result"] == "failed":
                 problems.append(f"{r.target}: failed its self-test")
     if not problems:
         return "pass", f"{len(units)} UPS healthy"

@@ -139,7 +139,7 @@ def test_exact_values_every_mib_every_version(sim: SnmpSim, community: str, auth
     assert _flags(reading) == {"OL"}
     assert _m(reading, "upkeep_ups_selftest_result", result="passed") == 1
     assert _m(reading, "upkeep_ups_status", flag="OB") == 0
-    assert reading.info["status"] == ["OL"] and reading.info["summary"].startswith("OL, charge")
+    assert reading.info["status"] == ["OL"] and reading.info["summary"].startswith("on line (OL), charge")
 
 
 def test_alarm_table_decoded_by_name(sim: SnmpSim) -> None:
@@ -428,3 +428,32 @@ def test_pysmi_is_never_imported_by_the_collector(sim: SnmpSim, tmp_path: Path) 
                             env=env, timeout=60)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "LOADED []" in result.stdout
+
+
+def _nut_vars_of(info: dict[str, Any]) -> dict[str, str]:
+    """The NUT variables a upsd would report for the state an SNMP reading saw."""
+    out = {"ups.status": " ".join(info["status"])}
+    for var, key, scale in (("battery.charge", "battery_charge", 100),
+                            ("battery.runtime", "battery_runtime", 1),
+                            ("ups.load", "load", 100)):
+        if info[key] is not None:
+            out[var] = f"{info[key] * scale:g}"
+    if info["battery_installed"] is not None:
+        out["battery.date"] = datetime.fromtimestamp(info["battery_installed"], UTC).strftime(
+            "%Y-%m-%d")
+    if info["replace_needed"]:
+        out["ups.alarm"] = "Replace battery!"
+    return out
+
+
+@pytest.mark.parametrize("community", ["ups-mib", "apc-ups", "eaton-ups", "ups-mib-alarm"])
+def test_nut_and_snmp_word_one_state_alike(sim: SnmpSim, community: str) -> None:
+    """One summary wording whatever the source: the UI and `upkeep probe` show one sentence."""
+    from upkeep.collectors.nut import reading_from_vars
+
+    snmp = _poll(sim, community)
+    assert snmp.ok, snmp.message
+    nut = reading_from_vars("ups", _nut_vars_of(dict(snmp.info)))
+    assert nut.info["status"] == snmp.info["status"]
+    assert nut.info["summary"] == snmp.info["summary"]
+    assert snmp.info["summary"].startswith(("on line (", "ON BATTERY", "forced shutdown"))
