@@ -24,6 +24,20 @@ ROOM_TITLES = {
 }
 
 
+#: what a reader needs before a room's table
+ROOM_NOTES = {
+    "ups": "The `ups` label is the entry's `name` for an entry with `nut.ups` or `snmp:`. An"
+           " entry whose `nut:` has no `ups:` monitors every UPS its upsd lists, each under"
+           " its NUT name; so that two upsd with a UPS of the same name never share a series,"
+           " a discovered UPS is labelled `NAME@ENTRY` (the NUT name, `@`, the entry's `name`)"
+           " when the config has more than one such entry or when `NAME` is another entry's"
+           " `name`; a UPS named like its own entry keeps the plain name. A UPS its upsd no"
+           " longer lists stays, with `upkeep_up 0` and reason `config`, until the agent"
+           " restarts or reloads its config; an upsd that lists no UPS is `upkeep_up{target=ENTRY} 0`, reason"
+           " `config`.",
+}
+
+
 def load_everything() -> None:
     """Import every module that declares metrics."""
     import upkeep.agents.exposition  # noqa: F401
@@ -64,6 +78,7 @@ def generate() -> str:
     order = [r for r in ROOM_TITLES if r in rooms] + sorted(set(rooms) - set(ROOM_TITLES))
     for room in order:
         lines += [f"## {ROOM_TITLES.get(room, room)}", "",
+                  *([ROOM_NOTES[room], ""] if room in ROOM_NOTES else []),
                   "| metric | type | labels | meaning | counterpart |", "|---|---|---|---|---|"]
         lines += [_row(spec) for spec in sorted(rooms[room], key=lambda s: s.name)]
         lines.append("")

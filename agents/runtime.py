@@ -128,9 +128,22 @@ class Agent:
 
     async def _run_poll(self, collector: Collector, target: Target) -> None:
         readings = await poll_target(collector, target)
-        self._produced[(target.kind, target.name)] = {r.key for r in readings}
+        key = (target.kind, target.name)
+        before = self._produced.get(key, set())
+        if (len(readings) == 1 and readings[0].key == key and not readings[0].ok
+                and before - {key}):
+            # a target standing for several things (one upsd, many UPS) failed as a whole
+            # (the hard timeout, a bug): each of them is down for that reason
+            readings = [replace(readings[0], target=name) for _, name in sorted(before)]
+        produced = {r.key for r in readings}
+        self._produced[key] = produced
         for reading in readings:
             self.store.put(reading)
+        if before - produced:
+            # what this target reported before and no longer does: collectors report a
+            # vanished thing as down themselves, so this is only a reading that stood in
+            # for "nothing found yet" (an upsd listing no UPS)
+            self.store.forget(before - produced)
 
     async def _stop_parts(self) -> None:
         if self.scheduler is not None:

@@ -89,6 +89,15 @@ class StateStore:
             self.generation += 1
         self.changed()
 
+    def forget(self, keys: set[tuple[str, str]]) -> None:
+        """Drop these targets (a reading a target no longer produces, e.g. an upsd's
+        "lists no UPS" once it lists some)."""
+        with self._lock:
+            for key in keys:
+                self._targets.pop(key, None)
+            self.generation += 1
+        self.changed()
+
     # --- hooks -------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)

@@ -44,7 +44,8 @@ DDL = REPO / "tests" / "fixtures" / "nut-ddl"
 
 def entries(names: list[str], port: int) -> list[UpsConfig]:
     return [UpsConfig.model_validate({"name": n, "nut": {"host": "127.0.0.1", "port": port,
-                                                         "interval": "15s", "timeout": "10s"}})
+                                                         "ups": n, "interval": "15s",
+                                                         "timeout": "10s"}})
             for n in names]
 
 

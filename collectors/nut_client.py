@@ -41,7 +41,14 @@ from upkeep.collectors.nut_protocol import (
     split_words,
 )
 
-from upkeep.errors import CollectorError, PollTimeout, ProtocolError, Reason, TargetUnreachable
+from upkeep.errors import (
+    AuthFailed,
+    CollectorError,
+    PollTimeout,
+    ProtocolError,
+    Reason,
+    TargetUnreachable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +73,18 @@ def check_name(name: str) -> None:
     the line (a space, a quote, a newline) instead of sending it."""
     if not _NAME.match(name):
         raise CollectorError(f"{name[:60]!r} is not a valid NUT name", reason=Reason.CONFIG)
+
+
+def login_refused(ups: str, username: str) -> AuthFailed:
+    """USERNAME and PASSWORD were accepted (upsd stores them unchecked) and LOGIN was not.
+    NUT 2.8 answers ACCESS-DENIED alike to a wrong password and to a user without an
+    ``upsmon`` role in upsd.users, so the message names both, the role first: it is the
+    case a correct-looking config hits (a "read-only" user with no role at all)."""
+    return AuthFailed(
+        f"upsd: ERR ACCESS-DENIED (LOGIN {ups} as {username}): USERNAME and PASSWORD were "
+        f"accepted but LOGIN was refused: user {username!r} lacks the upsmon role in "
+        "upsd.users (give it `upsmon secondary`), or its password is wrong (NUT 2.8 gives "
+        "the same answer to both)")
 
 
 def normalize_fingerprint(text: str) -> str:
@@ -139,6 +158,8 @@ class NutClient:
                     writer.write(f"LOGIN {ups}\n".encode())
                     await writer.drain()
                     answer = await _readline(reader, self.address)
+                    if answer.split()[:2] == ["ERR", "ACCESS-DENIED"]:
+                        raise login_refused(ups, self.username)
                     check_error(answer, f"LOGIN {ups} as {self.username}")
                     writer.write(b"LOGOUT\n")
                     await writer.drain()

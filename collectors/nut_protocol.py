@@ -134,12 +134,18 @@ def parse_vars(lines: list[str], ups: str) -> dict[str, str]:
 
 
 def parse_ups_list(lines: list[str]) -> dict[str, str]:
-    """``UPS <name> "<description>"`` lines into {name: description}."""
+    """``UPS <name> "<description>"`` lines into {name: description}.
+
+    upsd sends the name unquoted, so a name with spaces (which NUT's own ups.conf parser
+    cannot hold, but other servers may send) arrives as several words before the quoted
+    description: they are joined back, and ``nut_client.check_name`` refuses to use it."""
     out: dict[str, str] = {}
     for line in lines:
         fields = parse_list_item(line, "UPS", None)
         if not fields or not fields[0]:
             raise ProtocolError(f"malformed UPS line: {line[:120]!r}")
+        if len(fields) > 2:
+            fields = [" ".join(fields[:-1]), fields[-1]]
         out[fields[0]] = fields[1] if len(fields) > 1 else ""
     return out
 

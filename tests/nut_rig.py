@@ -9,12 +9,14 @@ Everything lives in a temp dir on a free loopback port (reference ups.md §5)::
     rig.upsrw("ups1", "battery.charge", "40")      # or through upsd, as user admin
     rig.pause_driver("ups1")                       # SIGSTOP -> ERR DATA-STALE after maxage
     rig.kill_driver("ups1")                        # -> ERR DRIVER-NOT-CONNECTED
+    rig.add_ups("ups2", {...}); rig.remove_ups("ups2")  # at run time too (upsd reloads)
     config = {"ups": [{"name": "rack", "nut": rig.nut_config("ups1", interval="1s",
                                                                timeout="900ms")}]}
     rig.stop()                                     # or: with NutRig(...) as rig: ...
 
 Users (``upsd.users``): ``admin``/``adminpass`` (SET, FSD, all instcmds) and
-``monitor``/``monpass`` (upsmon primary), see ``USERS``. ``NutRig(tmp, tls=True)`` creates an
+``monitor``/``monpass`` (upsmon primary) and ``reader``/``readpass`` (no role at all: NUT 2.8
+refuses its LOGIN), see ``USERS``. ``NutRig(tmp, tls=True)`` creates an
 NSS certificate database with certutil and serves STARTTLS (reference §5.3); ``rig.cert_pem``
 is the self-signed certificate (a CA file for clients) and ``rig.cert_sha256`` its
 fingerprint. As root the daemons run with ``-u root`` (otherwise they would switch to user
@@ -30,13 +32,14 @@ import signal
 import socket
 import ssl
 import subprocess
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
 from tests.support import free_port, need_binary, wait_for
 
-USERS = {"admin": "adminpass", "monitor": "monpass"}
+USERS = {"admin": "adminpass", "monitor": "monpass", "reader": "readpass"}
 #: ready-made data: ``smart-ups-1500.dev`` (healthy, on line), ``power-failure.seq``
 #: (OL -> OB -> OB LB every 3 s, looping)
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "nut"
@@ -104,6 +107,18 @@ class NutRig:
             self.wait_ready([name])
         return path
 
+    def remove_ups(self, name: str) -> None:
+        """Take a UPS out of ups.conf at run time: stop its driver, tell upsd (SIGHUP)."""
+        self.ups.pop(name)
+        self._write_config()
+        if name in self.drivers:
+            self.kill_driver(name)
+        if self.upsd is not None:
+            self.upsd.send_signal(signal.SIGHUP)
+            wait_for(lambda: not any(line.startswith(f"UPS {name} ")
+                                     for line in self.command("LIST UPS")),
+                     10, interval=0.2, message=f"upsd dropping {name}")
+
     def _write_dev(self, path: Path, data: Mapping[str, str], *, touch: bool = False) -> None:
         """Write the file whole (a temp file renamed over it), with ``touch`` a strictly
         newer mtime already on it. Rewriting in place could let dummy-ups read it truncated
@@ -131,7 +146,8 @@ class NutRig:
         (self.etc / "upsd.conf").write_text("\n".join(upsd_conf) + "\n")
         users = ["[admin]", f"    password = {self.users['admin']}", "    actions = SET",
                  "    actions = FSD", "    instcmds = ALL",
-                 "[monitor]", f"    password = {self.users['monitor']}", "    upsmon primary"]
+                 "[monitor]", f"    password = {self.users['monitor']}", "    upsmon primary",
+                 "[reader]", f"    password = {self.users['reader']}"]
         (self.etc / "upsd.users").write_text("\n".join(users) + "\n")
         for path in self.etc.iterdir():
             if path.is_file():
@@ -335,3 +351,79 @@ class NutRig:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class ScriptedUpsd:
+    """A loopback server that speaks just enough of upsd's protocol to misbehave in ways a
+    real upsd 2.8 cannot be configured to (it refuses to start without a UPS, and its
+    ups.conf parser cannot hold a name with a space): ``answers`` maps a command line to
+    its reply lines, anything else gets ``ERR UNKNOWN-COMMAND``. ``answers`` may be changed
+    while it runs::
+
+        with ScriptedUpsd({"LIST UPS": ["BEGIN LIST UPS", "END LIST UPS"]}) as fake:
+            entry = {"name": "empty", "nut": {"host": "127.0.0.1", "port": fake.port}}
+    """
+
+    def __init__(self, answers: Mapping[str, list[str]]) -> None:
+        self.answers: dict[str, list[str]] = dict(answers)
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.server.getsockname()[1]
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    @staticmethod
+    def ups_list(*lines: str) -> list[str]:
+        return ["BEGIN LIST UPS", *lines, "END LIST UPS"]
+
+    @staticmethod
+    def var_list(ups: str, variables: Mapping[str, str]) -> list[str]:
+        body = [f'VAR {ups} {k} "{v}"' for k, v in variables.items()]
+        return [f"BEGIN LIST VAR {ups}", *body, f"END LIST VAR {ups}"]
+
+    def _serve(self, conn: socket.socket) -> None:
+        buffer = b""
+        with conn:
+            conn.settimeout(0.2)
+            while not self._stop.is_set():
+                try:
+                    chunk = conn.recv(4096)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    command = line.decode("utf-8", "replace").strip()
+                    reply = self.answers.get(command, ["ERR UNKNOWN-COMMAND"])
+                    try:
+                        conn.sendall("".join(f"{r}\n" for r in reply).encode())
+                    except OSError:
+                        return
+
+    def _accept(self) -> None:
+        self.server.settimeout(0.1)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def __enter__(self) -> ScriptedUpsd:
+        thread = threading.Thread(target=self._accept, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(2)
+        self.server.close()

@@ -52,7 +52,8 @@ async def poll_once(port: int) -> Reading:
     from upkeep.agents.runtime import poll_target
 
     entry = UpsConfig.model_validate({"name": "u", "nut": {"host": "127.0.0.1", "port": port,
-                                                           "interval": "3s", "timeout": "2s"}})
+                                                           "ups": "u", "interval": "3s",
+                                                           "timeout": "2s"}})
     collector = NutCollector([entry])
     try:
         [reading] = await poll_target(collector, collector.targets()[0])

@@ -126,6 +126,16 @@ def test_alarms() -> None:
     assert parse_alarms("Replace battery!") == ("replace_battery",)
     assert parse_alarms("[Overload] [Fan failure] [Overload]") == ("overload", "fan_failure")
     assert parse_alarms("  ") == ()
+    # NUT's drivers join alarms with single spaces, brackets optional (drivers/dstate.c)
+    assert parse_alarms("Replace battery! Shutdown imminent!") == \
+        ("replace_battery", "shutdown_imminent")
+    assert parse_alarms("[Fan failure!] Temperature too high! Odd thing Wiring fault!") == \
+        ("fan_failure", "temperature_too_high", "odd_thing", "wiring_fault")
+    assert parse_alarms("Something no driver says") == ("something_no_driver_says",)
+    huge = parse_alarms("Replace battery! " * 100 + "x" * 4096)
+    assert huge == ("replace_battery", "x" * 64)
+    many = parse_alarms(" ".join(f"[alarm {i}]" for i in range(200)))
+    assert len(many) == 16
 
 
 def test_snapshot_maps_units_and_identity() -> None:

@@ -117,6 +117,9 @@ COMMON = {"battery.charge": ("upkeep_ups_battery_charge_ratio", 0.01),
 
 
 def entry(name: str, port: int, **nut: Any) -> UpsConfig:
+    """An entry for the UPS ``ups`` (default: ``name``) on that upsd; test_nut_discovery has
+    the entries without ``ups:``, which stand for every UPS of their upsd."""
+    nut.setdefault("ups", name)
     return UpsConfig.model_validate({"name": name, "nut": {"host": "127.0.0.1", "port": port,
                                                            "interval": "3s", "timeout": "2s",
                                                            **nut}})

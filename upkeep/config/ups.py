@@ -23,7 +23,8 @@ class NutTlsConfig(StrictModel):
 class NutConfig(StrictModel):
     host: str = "127.0.0.1"
     port: Port = 3493
-    #: the UPS name on that upsd (``upsc NAME@host``); defaults to the entry's ``name``
+    #: the UPS name on that upsd (``upsc NAME@host``); omitted: every UPS that upsd lists,
+    #: each under its NUT name (see docs/metrics.md for how names stay unique)
     ups: str | None = None
     username: str | None = None
     password: SecretStr | None = None
