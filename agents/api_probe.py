@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from upkeep.agents.auth import require_reader
-from upkeep.agents.exposition import POLL_DURATION, TEXT_004, UP, render
+from upkeep.agents.exposition import POLL_DURATION, TEXT_004, UP, render_samples
 
 from upkeep.config.websites import ExpectConfig, WebsiteConfig, check_url
 from upkeep.metrics import sample
@@ -110,5 +110,5 @@ async def probe(request: Request, target: str = "", module: str = "https_2xx") -
     samples = [*reading.samples,
                sample(UP, 1 if reading.ok else 0, kind="web", target=target),
                sample(POLL_DURATION, reading.duration, kind="web", target=target)]
-    rendered = await asyncio.to_thread(render, samples)
-    return Response(rendered.text, media_type=TEXT_004)
+    body = await asyncio.to_thread(render_samples, samples)
+    return Response(body, media_type=TEXT_004)
