@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from upkeep.agents.auth import require_reader
-from upkeep.agents.exposition import POLL_DURATION, POLL_ERROR, TEXT_004, UP, render
+from upkeep.agents.exposition import POLL_DURATION, POLL_ERROR, TEXT_004, UP, render_samples
 
 from upkeep.config.websites import ExpectConfig, WebsiteConfig, check_url
 from upkeep.metrics import sample
@@ -117,5 +117,5 @@ async def probe(request: Request, target: str = "", module: str = "https_2xx") -
     if not reading.ok:  # the failure reason, exactly as /metrics gives it for polled targets
         samples.append(sample(POLL_ERROR, 1, kind="web", target=target,
                               reason=reading.reason or "error"))
-    rendered = await asyncio.to_thread(render, samples)
-    return Response(rendered.text, media_type=TEXT_004)
+    body = await asyncio.to_thread(render_samples, samples)
+    return Response(body, media_type=TEXT_004)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -9,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from prometheus_client.exposition import choose_encoder, gzip_accepted
 from upkeep.agents.auth import require_reader
 from upkeep.agents.exposition import OPENMETRICS, TEXT_004
 from upkeep.agents.limits import BodyLimit
@@ -20,21 +22,19 @@ log = logging.getLogger(__name__)
 core = APIRouter()
 
 
-def _wants_openmetrics(accept: str) -> bool:
-    # Prometheus sends e.g. "application/openmetrics-text;version=1.0.0,...;q=0.5,text/plain..."
-    return "application/openmetrics-text" in accept
-
-
 @core.get("/metrics", dependencies=[Depends(require_reader)])
 async def metrics(request: Request) -> Response:
-    rendered = request.app.state.agent.metrics.current()
-    gz = "gzip" in request.headers.get("accept-encoding", "")
-    if _wants_openmetrics(request.headers.get("accept", "")):
-        body, media = (rendered.openmetrics_gz if gz else rendered.openmetrics), OPENMETRICS
-    else:
-        body, media = (rendered.text_gz if gz else rendered.text), TEXT_004
+    cache = request.app.state.agent.metrics
+    accept = request.headers.get("accept", "")
+    # the library's own negotiation (Prometheus asks for OpenMetrics with q-values)
+    openmetrics = choose_encoder(accept)[1].startswith("application/openmetrics-text")
+    gz = gzip_accepted(request.headers.get("accept-encoding", ""))
+    if cache.cached(openmetrics=openmetrics, gzipped=gz):
+        body = cache.current(openmetrics=openmetrics, gzipped=gz)
+    else:  # render (or compress) off the event loop: polls keep their schedule
+        body = await asyncio.to_thread(cache.current, openmetrics=openmetrics, gzipped=gz)
     headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"} if gz else {}
-    return Response(body, media_type=media, headers=headers)
+    return Response(body, media_type=OPENMETRICS if openmetrics else TEXT_004, headers=headers)
 
 
 @core.get("/healthz")

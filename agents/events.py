@@ -64,6 +64,8 @@ UPS_KINDS = frozenset({"nut", "snmp"})
 #: longest gap between two on-battery readings that still counts as time on battery: beyond
 #: it (agent stopped, long comm loss) we do not know, and a counter must not guess
 MAX_ON_BATTERY_STEP = 300.0
+#: the event metrics are recomputed when a change is recorded; this is only a safety net
+SOURCE_EVERY = 300.0
 
 STATUS_CHANGES = counter("upkeep_ups_status_changes_total",
                          "Times the UPS status flag was set or cleared, as seen by the agent.",
@@ -183,7 +185,8 @@ class EventRecorder:
     async def start(self, agent: Agent) -> None:
         self._agent = agent
         agent.store.subscribe(self.on_reading)
-        agent.store.add_source(self.samples)
+        # recomputed when a change is recorded (below), not on every render
+        agent.store.add_source(self.samples, every=SOURCE_EVERY)
 
     async def stop(self) -> None:
         if self._agent is not None:
@@ -218,6 +221,8 @@ class EventRecorder:
             log.exception("power events of %s not recorded", ups)
             return []
         self.states[ups] = new
+        if self._agent is not None:
+            self._agent.store.source_changed(self.samples)
         for event in stored:
             log.info("UPS %s: %s", ups, event.kind)
             for callback in list(self._listeners):

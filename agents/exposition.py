@@ -1,25 +1,34 @@
-"""Readings -> Prometheus exposition, rendered once per change and served from cache.
+"""Readings -> Prometheus exposition, rendered lazily from pre-formatted fragments.
 
-A scrape never collects: the scheduler stores readings, the store says "changed", and
-``MetricsCache`` renders text 0.0.4, OpenMetrics and their gzip (level 1) forms once, in a
-worker thread. ``/metrics`` then returns cached bytes (about 0.1 ms).
+A scrape never collects, and a render costs what changed, not readings x targets:
+
+- each target's samples (its reading plus ``upkeep_up`` & co.) are formatted into sample
+  lines once, the first time a scrape needs them after the reading arrived, and kept per
+  metric family;
+- each family's lines for all targets are joined again only when one of its targets changed;
+- a scrape joins the family blocks behind their ``# HELP``/``# TYPE`` headers in the format it
+  asked for (text 0.0.4 or OpenMetrics) and gzips only when the scraper accepts gzip; both
+  are cached until the next change, so nothing is rendered while nobody scrapes;
+- sources computed from the agent's own data (events, KPI, checklist, assets, notify) are
+  re-evaluated only when their owner says their inputs changed or their own interval passed
+  (``StateStore.add_source(every=...)``), never on every render.
+
+The sample lines are byte-for-byte what prometheus_client's encoders write (labels sorted by
+name, the same escaping, Go's float formatting); tests/agents/test_exposition.py parses both
+and compares every family, label and value.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import gzip
 import logging
+import math
 import threading
-from collections import defaultdict
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.openmetrics import exposition as om
-from upkeep.agents.store import StateStore
+from upkeep.agents.store import MetricSource, StateStore, TargetState
 
 from upkeep import __version__
 from upkeep.errors import Reason
@@ -41,144 +50,242 @@ POLL_ERROR = gauge("upkeep_poll_error", "1 for the reason the target's last poll
 BUILD_INFO = gauge("upkeep_build_info", "Always 1; the agent's version.", ("version",))
 AGENT_INFO = gauge("upkeep_agent_info", "Always 1; the site this agent is configured for.",
                    ("site",))
+RENDER_SECONDS = gauge("upkeep_exposition_render_seconds",
+                       "How long the last render of /metrics took (rendering happens on a scrape after a change).",
+                       unit="seconds")
 
 TEXT_004 = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 
+#: fragments: metric family name -> its sample lines, already encoded
+Fragments = dict[str, bytes]
 
-def self_samples(store: StateStore, site: str) -> Iterator[Sample]:
+
+def target_samples(state: TargetState) -> Iterator[Sample]:
+    """A target's own series (freshness, errors) followed by what its reading carries."""
+    r = state.latest
+    yield sample(UP, 1 if r.ok else 0, kind=r.kind, target=r.target)
+    yield sample(POLL_DURATION, r.duration, kind=r.kind, target=r.target)
+    if state.last_success is not None:
+        yield sample(LAST_SUCCESS, state.last_success, kind=r.kind, target=r.target)
+    if not r.ok:
+        yield sample(POLL_ERROR, 1, kind=r.kind, target=r.target, reason=r.reason or Reason.ERROR)
+    yield from r.samples
+
+
+def agent_samples(site: str, render_seconds: float) -> Iterator[Sample]:
     yield sample(BUILD_INFO, 1, version=__version__)
     yield sample(AGENT_INFO, 1, site=site)
-    for state in store.states():
-        r = state.latest
-        yield sample(UP, 1 if r.ok else 0, kind=r.kind, target=r.target)
-        yield sample(POLL_DURATION, r.duration, kind=r.kind, target=r.target)
-        if state.last_success is not None:
-            yield sample(LAST_SUCCESS, state.last_success, kind=r.kind, target=r.target)
-        if not r.ok:
-            yield sample(POLL_ERROR, 1, kind=r.kind, target=r.target, reason=r.reason or Reason.ERROR)
+    yield sample(RENDER_SECONDS, render_seconds)
 
 
-def all_samples(store: StateStore, site: str) -> Iterator[Sample]:
-    yield from self_samples(store, site)
-    for state in store.states():
-        yield from state.latest.samples
-    for source in store.sources():
-        try:
-            yield from source()
-        except Exception:  # one broken source must not blank the whole scrape
-            log.exception("metric source %r failed", source)
+def _spec(name: str) -> MetricSpec:
+    return METRICS.get(name) or MetricSpec(name, "gauge", "undeclared metric")
 
 
-def families(samples: Iterable[Sample]) -> list[Metric]:
-    grouped: dict[str, dict[tuple[tuple[str, str], ...], float]] = defaultdict(dict)
+def go_float(value: float) -> str:
+    """A float as Go (and so prometheus_client.utils.floatToGoString) writes it."""
+    if value == math.inf:
+        return "+Inf"
+    if value == -math.inf:
+        return "-Inf"
+    if math.isnan(value):
+        return "NaN"
+    text = repr(value)
+    dot = text.find(".")
+    if value > 0 and dot > 6:  # Go switches to exponents sooner than Python
+        mantissa = f"{text[0]}.{text[1:dot]}{text[dot + 1:]}".rstrip("0.")
+        return f"{mantissa}e+0{dot - 1}"
+    return text
+
+
+def _escape_value(value: str) -> str:
+    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+
+
+def fragments(samples: Iterable[Sample]) -> Fragments:
+    """Format samples into sample lines grouped by family. A duplicate series keeps its first
+    place and its last value (as the reference encoder's grouping does)."""
+    grouped: dict[str, dict[tuple[str, ...], str]] = {}
     for s in samples:
-        key = tuple((name, s.labels[name]) for name in METRICS[s.metric].labels) \
-            if s.metric in METRICS else tuple(sorted(s.labels.items()))
-        grouped[s.metric][key] = s.value  # a duplicate series keeps the last value
-    out: list[Metric] = []
-    for name in sorted(grouped):
-        spec = METRICS.get(name) or MetricSpec(name, "gauge", "undeclared metric")
-        out.append(_family(spec, grouped[name]))
-    return out
+        spec = METRICS.get(s.metric)
+        names = sorted(spec.labels) if spec is not None else sorted(s.labels)
+        key = tuple(s.labels[n] for n in names)
+        if names:
+            labels = ",".join(f'{n}="{_escape_value(v)}"' for n, v in zip(names, key, strict=True))
+            line = f"{s.metric}{{{labels}}} {go_float(s.value)}\n"
+        else:
+            line = f"{s.metric} {go_float(s.value)}\n"
+        grouped.setdefault(s.metric, {})[key] = line
+    return {name: "".join(lines.values()).encode() for name, lines in grouped.items()}
 
 
-def _family(spec: MetricSpec, series: dict[tuple[tuple[str, str], ...], float]) -> Metric:
-    labels = list(spec.labels)
-    family: GaugeMetricFamily | CounterMetricFamily
-    if spec.type == "counter":
-        family = CounterMetricFamily(spec.name.removesuffix("_total"), spec.help, labels=labels)
+_HEADERS: dict[tuple[str, bool], bytes] = {}
+
+
+def family_header(name: str, openmetrics: bool) -> bytes:
+    """``# HELP``/``# TYPE`` of a family as prometheus_client writes them in each format."""
+    cached = _HEADERS.get((name, openmetrics))
+    if cached is not None:
+        return cached
+    spec = _spec(name)
+    family = spec.name.removesuffix("_total") if spec.type == "counter" else spec.name
+    if openmetrics:
+        help_text = spec.help.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+        header = f"# HELP {family} {help_text}\n# TYPE {family} {spec.type}\n"
     else:
-        family = GaugeMetricFamily(spec.name, spec.help, labels=labels)
-    for key, value in series.items():
-        family.add_metric([v for _, v in key], value)
-    return family
+        exposed = f"{family}_total" if spec.type == "counter" else family
+        help_text = spec.help.replace("\\", r"\\").replace("\n", r"\n")
+        header = f"# HELP {exposed} {help_text}\n# TYPE {exposed} {spec.type}\n"
+    _HEADERS[(name, openmetrics)] = encoded = header.encode()
+    return encoded
 
 
-class _Snapshot:
-    def __init__(self, metrics: list[Metric]) -> None:
-        self.metrics = metrics
-
-    def collect(self) -> list[Metric]:
-        return self.metrics
-
-
-@dataclass(frozen=True)
-class Rendered:
-    text: bytes
-    text_gz: bytes
-    openmetrics: bytes
-    openmetrics_gz: bytes
+def join(families: dict[str, bytes], openmetrics: bool) -> bytes:
+    """Whole exposition from each family's joined sample lines, families sorted by name."""
+    out = []
+    for name in sorted(families):
+        body = families[name]
+        if body:
+            out.append(family_header(name, openmetrics))
+            out.append(body)
+    if openmetrics:
+        out.append(b"# EOF\n")
+    return b"".join(out)
 
 
-def render(samples: Iterable[Sample]) -> Rendered:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Snapshot(families(samples)))
-    text = generate_latest(registry)
-    # prometheus_client's openmetrics exposition module has no annotations
-    openmetrics: bytes = om.generate_latest(registry)  # type: ignore[no-untyped-call]
-    return Rendered(text, gzip.compress(text, 1), openmetrics, gzip.compress(openmetrics, 1))
+def render_samples(samples: Iterable[Sample], openmetrics: bool = False) -> bytes:
+    """One-shot rendering (``/probe``): the same encoder, without a cache."""
+    return join(fragments(samples), openmetrics)
+
+
+@dataclass
+class _Part:
+    """The fragments of one target or source, and what they were made from."""
+
+    made_from: object
+    fragments: Fragments
 
 
 class MetricsCache:
-    """Keeps the rendered exposition current; renders at most once per store change."""
+    """Keeps each target's and source's fragments; renders on a scrape, only if needed."""
 
     def __init__(self, store: StateStore, site: str) -> None:
         self.store = store
         self.site = site
-        self._rendered: Rendered | None = None
+        self._parts: dict[Hashable, _Part] = {}
+        #: family -> part key -> that part's lines of the family (insertion order = output)
+        self._by_family: dict[str, dict[Hashable, bytes]] = {}
+        self._joined: dict[str, bytes] = {}
+        self._dirty: set[str] = set()
+        self._outputs: dict[tuple[bool, bool], bytes] = {}
         self._generation = -1
+        self._computed_at: dict[int, float] = {}
         self._lock = threading.Lock()
-        self._wakeup: asyncio.Event | None = None
-        self._task: asyncio.Task[None] | None = None
+        self.last_render_seconds = 0.0
+        self.renders = 0
 
-    def current(self) -> Rendered:
-        """The cached bytes; renders synchronously only if nothing was rendered yet."""
+    # --- public ----------------------------------------------------------------------------
+    def current(self, *, openmetrics: bool = False, gzipped: bool = False) -> bytes:
+        """The exposition in the asked format; renders first if anything changed."""
         with self._lock:
-            if self._rendered is None or (self._task is None
-                                          and self._generation != self.store.generation):
-                self._render_locked()
-            assert self._rendered is not None
-            return self._rendered
+            if self._needs_render():
+                self._outputs.clear()
+                self._update()
+            key = (openmetrics, gzipped)
+            body = self._outputs.get(key)
+            if body is None:
+                plain = self._outputs.get((openmetrics, False))
+                if plain is None:
+                    self._outputs[(openmetrics, False)] = plain = join(self._families(),
+                                                                       openmetrics)
+                body = gzip.compress(plain, 1) if gzipped else plain
+                self._outputs[key] = body
+            return body
 
-    def _render_locked(self) -> None:
+    def cached(self, *, openmetrics: bool = False, gzipped: bool = False) -> bool:
+        """True when ``current`` would answer from cache, without rendering or compressing."""
+        with self._lock:
+            return (openmetrics, gzipped) in self._outputs and not self._needs_render()
+
+    # --- rendering -------------------------------------------------------------------------
+    def _needs_render(self) -> bool:
+        if self._generation != self.store.generation:
+            return True
+        now = time.monotonic()
+        return any(s.stale or now - self._computed_at.get(id(s), -1e18) >= s.every > 0
+                   for s in self.store.sources())
+
+    def _update(self) -> None:
+        started = time.perf_counter()
         generation = self.store.generation
-        self._rendered = render(all_samples(self.store, self.site))
+        seen: set[Hashable] = set()
+        for state in self.store.states():
+            key: Hashable = ("target", *state.latest.key)
+            seen.add(key)
+            part = self._parts.get(key)
+            if part is None or part.made_from is not state:
+                self._set(key, state, fragments(target_samples(state)))
+        now = time.monotonic()
+        for source in self.store.sources():
+            key = ("source", id(source))
+            seen.add(key)
+            if key in self._parts and not self._source_due(source, now):
+                continue
+            source.stale = False
+            self._computed_at[id(source)] = now
+            self._set(key, source, fragments(self._compute(source)))
+        for key in [k for k in self._parts if k not in seen]:
+            self._set(key, None, {})
+            del self._parts[key]
+        self._computed_at = {k: v for k, v in self._computed_at.items()
+                             if ("source", k) in self._parts}
         self._generation = generation
+        self.renders += 1
+        self.last_render_seconds = time.perf_counter() - started
 
-    def refresh(self) -> None:
-        with self._lock:
-            if self._generation != self.store.generation:
-                self._render_locked()
+    def _source_due(self, source: MetricSource, now: float) -> bool:
+        if source.stale or source.every <= 0:
+            return True
+        return now - self._computed_at.get(id(source), -1e18) >= source.every
 
-    # --- background re-rendering --------------------------------------------------------
+    @staticmethod
+    def _compute(source: MetricSource) -> list[Sample]:
+        try:
+            return list(source.compute())
+        except Exception:  # one broken source must not blank the whole scrape
+            log.exception("metric source %r failed", source.compute)
+            return []
+
+    def _set(self, key: Hashable, made_from: object, new: Fragments) -> None:
+        old = self._parts.get(key)
+        if old is not None:
+            for family in old.fragments.keys() - new.keys():
+                self._by_family[family].pop(key, None)
+                self._dirty.add(family)
+        for family, lines in new.items():
+            block = self._by_family.setdefault(family, {})
+            if old is None or old.fragments.get(family) != lines:
+                block[key] = lines
+                self._dirty.add(family)
+        self._parts[key] = _Part(made_from, new)
+
+    def _families(self) -> dict[str, bytes]:
+        for family in self._dirty:
+            block = self._by_family.get(family)
+            if block:
+                self._joined[family] = b"".join(block.values())
+            else:
+                self._joined.pop(family, None)
+                self._by_family.pop(family, None)
+        self._dirty.clear()
+        agent = fragments(agent_samples(self.site, self.last_render_seconds))
+        return {**self._joined, **agent}
+
+    # --- lifecycle (kept for the runtime; rendering is lazy, there is no task) -------------
     def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._wakeup = asyncio.Event()
-
-        def changed() -> None:
-            wakeup = self._wakeup
-            if wakeup is not None:
-                loop.call_soon_threadsafe(wakeup.set)
-
-        self.store.on_change(changed)
-        self._task = loop.create_task(self._run(), name="metrics-render")
-
-    async def _run(self) -> None:
-        assert self._wakeup is not None
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            await asyncio.sleep(0.05)  # coalesce a burst of readings into one render
-            try:
-                await asyncio.to_thread(self.refresh)
-            except Exception:
-                log.exception("rendering the exposition failed")
+        """Nothing to start: the exposition renders on demand."""
 
     async def stop(self) -> None:
-        self.store.on_change(None)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        with self._lock:
+            self._outputs.clear()

@@ -41,6 +41,7 @@ ROOM_NOTES = {
 def load_everything() -> None:
     """Import every module that declares metrics."""
     import upkeep.agents.exposition  # noqa: F401
+    import upkeep.agents.lateness  # noqa: F401
     from upkeep.agents.services import service_factories
     from upkeep.collectors.base import load_all
 

@@ -63,6 +63,8 @@ DROPPED = counter("upkeep_notify_dropped_total", "Power-event notifications give
 
 #: how often finished outbox rows are pruned (at start, then this often)
 PRUNE_EVERY = 6 * 3600.0
+#: the outbox metrics are recomputed when the outbox changes; this is only a safety net
+SOURCE_EVERY = 60.0
 
 #: HTTP statuses worth retrying; any other 4xx means the request itself is wrong
 _RETRY_STATUSES = {408, 425, 429}
@@ -244,7 +246,8 @@ class Notifier:
             for event in self.outbox.missed_events(self.outbox.start_watermark()):
                 self.take(event)
             recorder.add_listener(self.take)
-        agent.store.add_source(self.samples)
+        # outbox counts: recomputed when a notification is queued or its state changes
+        agent.store.add_source(self.samples, every=SOURCE_EVERY)
         self._task = asyncio.create_task(self._run(), name="notify delivery")
 
     async def stop(self) -> None:
@@ -272,6 +275,7 @@ class Notifier:
             # the event stays in the events table above the watermark: taken at next start
             log.exception("cannot queue notification of %s %s", event.ups, event.kind)
             return
+        self._changed()
         if result == "suppressed":
             log.info("UPS %s %s again within %gs: not notified twice", event.ups, event.kind,
                      self.config.dedup_window)
@@ -322,12 +326,14 @@ class Notifier:
                 self.outbox.dropped(item, "channel no longer configured", now)
                 log.warning("dropped notification %s of %s: %s is no longer configured",
                             item.event.kind, item.event.ups, key)
+                self._changed()
                 continue
             if now - item.created > retry.give_up_after:
                 self.outbox.dropped(item, f"undelivered after {retry.give_up_after:g}s: "
                                     f"{item.last_error}", now)
                 log.error("gave up notifying %s of %s %s: %s", key, item.event.ups,
                           item.event.kind, item.last_error)
+                self._changed()
                 continue
             if item.next_attempt > now:
                 return float(item.next_attempt - now)  # keep the order: nothing overtakes the head
@@ -339,11 +345,13 @@ class Notifier:
                     self.outbox.dropped(item, str(err), time.time())
                     log.error("%s refused notification of %s %s for good: %s", key,
                               item.event.ups, item.event.kind, err)
+                    self._changed()
                     continue
                 delay = backoff(item.attempts + 1, retry.initial, retry.max)
                 self.outbox.failed(item, str(err), time.time() + delay)
                 if item.attempts == 0:  # once per outage, not every retry
                     log.warning("%s unreachable (%s); retrying with backoff", key, err)
+                self._changed()
                 return delay
             self.outbox.sent(item, time.time())
             if item.attempts:
@@ -354,7 +362,7 @@ class Notifier:
 
     def _changed(self) -> None:
         if self._agent is not None:
-            self._agent.store.changed()
+            self._agent.store.source_changed(self.samples)
 
     # --- metrics ---------------------------------------------------------------------------
     def samples(self) -> Iterator[Sample]:

@@ -17,9 +17,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
+from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from upkeep.agents.exposition import MetricsCache
+from upkeep.agents.lateness import PollLateness
 from upkeep.agents.services import Service, service_factories
 from upkeep.agents.store import Database, StateStore
 from upkeep.collectors.base import Collector, Target, build_collectors
@@ -71,6 +73,9 @@ class Agent:
         self.scheduler: AsyncIOScheduler | None = None
         self.started_at = time.time()
         self._produced: dict[tuple[str, str], set[tuple[str, str]]] = {}
+        #: when each job's next run is due (the scheduler's own time, jitter included)
+        self._due: dict[str, float] = {}
+        self.lateness = PollLateness()
 
     def service(self, kind: type[S]) -> S:
         """The running service of ``kind`` (``upkeep.parts.HasServices``).
@@ -96,7 +101,9 @@ class Agent:
     async def start(self) -> None:
         self.open_database()
         self.metrics.start()
+        self.store.add_source(self.lateness.samples, every=self.lateness.every)
         self.scheduler = AsyncIOScheduler()
+        self.scheduler.add_listener(self._missed, EVENT_JOB_MISSED)
         self.scheduler.start()
         await self._start_parts()
 
@@ -126,7 +133,25 @@ class Agent:
             misfire_grace_time=max(1, int(target.interval)), next_run_time=first,
             replace_existing=True)
 
+    def _note_start(self, job_id: str, kind: str) -> None:
+        """Record how late this poll starts against the run the scheduler had planned when
+        the previous poll started. (APScheduler's own run time is no use: with coalesce it
+        reports the newest of the runs a busy loop missed, which is never late.)"""
+        now = time.time()
+        due = self._due.get(job_id)
+        self.lateness.record(kind, 0.0 if due is None else now - due)
+        job = self.scheduler.get_job(job_id) if self.scheduler is not None else None
+        if job is not None and job.next_run_time is not None:
+            self._due[job_id] = job.next_run_time.timestamp()
+
+    def _missed(self, event: JobExecutionEvent) -> None:
+        # APScheduler skips a run more than misfire_grace_time late: the worst lateness
+        kind = event.job_id.partition(":")[0]
+        self.lateness.record(kind, time.time() - event.scheduled_run_time.timestamp(),
+                             missed=True)
+
     async def _run_poll(self, collector: Collector, target: Target) -> None:
+        self._note_start(f"{target.kind}:{target.name}", target.kind)
         readings = await poll_target(collector, target)
         key = (target.kind, target.name)
         before = self._produced.get(key, set())
@@ -148,6 +173,7 @@ class Agent:
     async def _stop_parts(self) -> None:
         if self.scheduler is not None:
             self.scheduler.remove_all_jobs()
+        self._due.clear()
         for service in reversed(self.services):
             try:
                 await service.stop()
@@ -182,6 +208,7 @@ class Agent:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
+        self.store.remove_source(self.lateness.samples)
         await self.metrics.stop()
         if self.db is not None:
             self.db.close()

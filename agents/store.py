@@ -31,6 +31,20 @@ Listener = Callable[[Reading | None, Reading], None]
 SampleSource = Callable[[], Iterable[Sample]]
 
 
+@dataclass(eq=False)
+class MetricSource:
+    """Samples computed from the agent's own data, re-computed on their own terms.
+
+    ``every`` is the longest a computed result is served (0: recomputed whenever the
+    exposition renders); ``stale`` asks for a recomputation at the next render, which the
+    owner sets through ``StateStore.source_changed`` when its inputs change.
+    """
+
+    compute: SampleSource
+    every: float = 0.0
+    stale: bool = True
+
+
 @dataclass
 class TargetState:
     latest: Reading
@@ -43,7 +57,7 @@ class StateStore:
     def __init__(self) -> None:
         self._targets: dict[tuple[str, str], TargetState] = {}
         self._listeners: list[Listener] = []
-        self._sources: list[SampleSource] = []
+        self._sources: list[MetricSource] = []
         self._lock = threading.Lock()
         self.generation = 0
         self._changed: Callable[[], None] | None = None
@@ -68,7 +82,7 @@ class StateStore:
                 listener(previous, reading)
             except Exception:  # a broken listener must not lose the reading for the others
                 log.exception("reading listener %r failed", listener)
-        self.changed()
+        self._bump()
 
     def get(self, kind: str, target: str) -> TargetState | None:
         return self._targets.get((kind, target))
@@ -86,8 +100,7 @@ class StateStore:
             for key in list(self._targets):
                 if key not in keys:
                     del self._targets[key]
-            self.generation += 1
-        self.changed()
+        self._bump()
 
     def forget(self, keys: set[tuple[str, str]]) -> None:
         """Drop these targets (a reading a target no longer produces, e.g. an upsd's
@@ -106,22 +119,39 @@ class StateStore:
         if listener in self._listeners:
             self._listeners.remove(listener)
 
-    def add_source(self, source: SampleSource) -> None:
-        """Extra samples computed from the agent's own data (events, KPI, checklist ...)."""
-        self._sources.append(source)
+    def add_source(self, source: SampleSource, *, every: float = 0.0) -> None:
+        """Extra samples computed from the agent's own data (events, KPI, checklist ...).
+
+        Policy-derived sources pass ``every`` (seconds) and call ``source_changed`` when their
+        inputs change, so the exposition never re-evaluates them on every render.
+        """
+        self._sources.append(MetricSource(source, every))
+        self.changed()
 
     def remove_source(self, source: SampleSource) -> None:
-        if source in self._sources:
-            self._sources.remove(source)
+        self._sources = [s for s in self._sources if s.compute != source]
 
-    def sources(self) -> list[SampleSource]:
+    def sources(self) -> list[MetricSource]:
         return list(self._sources)
+
+    def source_changed(self, source: SampleSource) -> None:
+        """The inputs of ``source`` changed: recompute it at the next render."""
+        for entry in self._sources:
+            if entry.compute == source:
+                entry.stale = True
+        self.changed()
 
     def on_change(self, callback: Callable[[], None] | None) -> None:
         self._changed = callback
 
     def changed(self) -> None:
-        """Something exported changed: the exposition should render again."""
+        """Something exported changed (a ledger edit, a reload): render again, and
+        recompute every source at the next render."""
+        for entry in self._sources:
+            entry.stale = True
+        self._bump()
+
+    def _bump(self) -> None:
         with self._lock:
             self.generation += 1
         if self._changed is not None:

@@ -51,6 +51,10 @@ but not over verified https), ``http_status``, ``text_missing``.
 - ``ipv6_parity``: ``{ok, status_v4, status_v6, distance}`` or None with a single family
 - ``policy_pages``: ``{name: {url, ok, status, reason, message, text_found, final_url, https,
   tls_verified, fetched_at}}`` (``ok`` = 2xx and the expected text found)
+- ``checked_at``: ``{tls_versions|http_redirect|ns_aaaa|policy_pages: unix time}``, when each
+  slow fact was last checked (they are re-checked every ``expect.slow_checks_interval``,
+  default a day, at once when the certificate changes, and on the next poll after a check
+  made while the site was down)
 """
 
 from __future__ import annotations
@@ -124,6 +128,10 @@ HEADER = _g("upkeep_http_security_header_present", "1 when the header is present
 REDIRECT = _g("upkeep_http_redirect_to_https", "1 when http:// redirects to https:// on the "
               "same host first (or plain HTTP is not served at all).", ("website",),
               "probe_http_ssl (final hop only)")
+CHECKED = _g("upkeep_website_check_timestamp_seconds", "Unix time a slow check of the site "
+             "(tls_versions, http_redirect, ns_aaaa, policy_pages) was last made; between "
+             "checks (expect.slow_checks_interval) its result is reused.",
+             ("website", "check"), "none (blackbox checks everything on every probe)")
 POLICY = _g("upkeep_website_policy_page_ok", "1 when the policy page answered 2xx with the "
             "expected text.", ("website", "page"), "none (body regexp per module)")
 CERT_INFO = _g("upkeep_tls_cert_info", "Always 1; identity of the leaf certificate.",
@@ -171,6 +179,9 @@ def site_samples(site: SiteResult, info: dict[str, Any]) -> Iterator[Sample]:
             if phase == "total":
                 value += site.dns.duration
             yield sample(DURATION, value, website=name, phase=phase)
+    info["checked_at"] = dict(site.checked_at)
+    for check, when in site.checked_at.items():
+        yield sample(CHECKED, when, website=name, check=check)
     yield from _tls_samples(site, info)
     yield from _http_samples(site, info)
     yield from _parity_samples(site, info)

@@ -47,6 +47,30 @@ class FetchResult:
         return self.response.status if self.response is not None else None
 
 
+#: the facts that keep a slow schedule, by the name ``checked_at`` and the metric give them
+SLOW_CHECKS = ("tls_versions", "http_redirect", "ns_aaaa", "policy_pages")
+
+
+@dataclass
+class SlowFacts:
+    """What a site's slow checks found, when, and for which certificate and config."""
+
+    config: WebsiteConfig
+    fingerprint: str = ""
+    values: dict[str, Any] = field(default_factory=dict)
+    #: wall-clock time of each check (exported); monotonic time it is due again
+    checked_at: dict[str, float] = field(default_factory=dict)
+    due: dict[str, float] = field(default_factory=dict)
+
+    def is_due(self, check: str, now: float) -> bool:
+        return check not in self.values or now >= self.due.get(check, 0.0)
+
+    def keep(self, check: str, value: Any, now: float) -> None:
+        self.values[check] = value
+        self.checked_at[check] = time.time()
+        self.due[check] = now + self.config.expect.slow_checks_interval
+
+
 @dataclass
 class SiteResult:
     config: WebsiteConfig
@@ -58,6 +82,8 @@ class SiteResult:
     http_redirect: dict[str, Any] | None = None
     policy_pages: dict[str, dict[str, Any]] = field(default_factory=dict)
     now: float = 0.0
+    #: wall-clock time each slow check was last made (SLOW_CHECKS)
+    checked_at: dict[str, float] = field(default_factory=dict)
 
 
 def _default_port(scheme: str) -> int:
@@ -84,6 +110,7 @@ class Prober:
         self.resolver = resolver
         self.dns_timeout = dns_timeout
         self._slots = asyncio.Semaphore(max_connections)
+        self._slow: dict[str, SlowFacts] = {}
 
     # --- one URL over one address (following redirects) ----------------------------------
     async def fetch(self, url: str, family: str, address: str, deadline: float,
@@ -212,11 +239,18 @@ class Prober:
 
     # --- the whole site -------------------------------------------------------------------
     async def probe(self, config: WebsiteConfig, deadline: float) -> SiteResult:
+        """One poll. Slow facts come from the last time they were checked unless they are
+        due, the certificate changed, or the previous check was made while the site was down."""
         parts = urlsplit(config.url)
         host = parts.hostname or ""
         expect = config.expect
+        slow = self._slow.get(config.name)
+        if slow is None or slow.config is not config:  # new site, or a reloaded config
+            slow = self._slow[config.name] = SlowFacts(config)
+        now = time.monotonic()
+        ask_ns = expect.ns_aaaa and slow.is_due("ns_aaaa", now)
         dns_budget = min(self.dns_timeout, max(deadline - time.monotonic(), 0.05))
-        answer = await web_dns.resolve(host, self.resolver, dns_budget, ns_aaaa=expect.ns_aaaa)
+        answer = await web_dns.resolve(host, self.resolver, dns_budget, ns_aaaa=ask_ns)
         site = SiteResult(config, answer, now=web_tls.utcnow())
         chosen: list[tuple[str, str]] = []
         for family in ("ipv4", "ipv6"):
@@ -224,26 +258,60 @@ class Prober:
         jobs: list[Any] = [asyncio.ensure_future(
             self.fetch(config.url, f, a, deadline, expect, config.tls.ca_file))
             for f, a in chosen]
+        # the first address's certificate decides whether the slow facts still hold
+        fingerprint = ""
+        if jobs:
+            first: FetchResult = await jobs[0]
+            leaf = first.cert.leaf if first.cert is not None else None
+            fingerprint = leaf.fingerprint_sha256 if leaf is not None else ""
+            if fingerprint and slow.fingerprint and fingerprint != slow.fingerprint:
+                slow.due.clear()  # a new certificate: check everything again at once
+            if fingerprint:
+                slow.fingerprint = fingerprint
         extra: list[Any] = []
         if chosen and parts.scheme == "https" and expect.tls_versions:
-            port = parts.port or 443
-            sni = None if answer.literal else host
-            extra += [self._matrix(chosen[0][1], port, sni, deadline,
-                                   None if expect.tls_versions_separately else jobs[0])]
+            if slow.is_due("tls_versions", now):
+                port = parts.port or 443
+                sni = None if answer.literal else host
+                extra += [self._matrix(chosen[0][1], port, sni, deadline,
+                                       None if expect.tls_versions_separately else jobs[0])]
+            else:
+                site.accepted = dict(slow.values["tls_versions"])
         if chosen and expect.http_redirect:
-            extra.append(self._http_redirect(config, chosen[0], deadline))
+            if slow.is_due("http_redirect", now):
+                extra.append(self._http_redirect(config, chosen[0], deadline))
+            else:
+                site.http_redirect = dict(slow.values["http_redirect"])
         if config.policy_pages:
-            extra.append(self._policy_pages(config, chosen, deadline))
+            if slow.is_due("policy_pages", now):
+                extra.append(self._policy_pages(config, chosen, deadline))
+            else:
+                site.policy_pages = {k: dict(v) for k, v in slow.values["policy_pages"].items()}
         done = await asyncio.gather(*jobs, *extra)
         site.addresses = list(done[: len(jobs)])
+        fresh: dict[str, Any] = {}
         for item in done[len(jobs):]:
             if isinstance(item, tuple) and item[0] == "matrix":
-                site.accepted = item[1]
+                site.accepted = fresh["tls_versions"] = item[1]
             elif isinstance(item, tuple) and item[0] == "redirect":
-                site.http_redirect = item[1]
+                site.http_redirect = fresh["http_redirect"] = item[1]
             elif isinstance(item, tuple) and item[0] == "policy":
-                site.policy_pages = item[1]
+                site.policy_pages = fresh["policy_pages"] = item[1]
+        if ask_ns and "NS_AAAA" in answer.counts:
+            fresh["ns_aaaa"] = answer.counts["NS_AAAA"]
+        elif expect.ns_aaaa and not ask_ns:
+            answer.counts["NS_AAAA"] = slow.values["ns_aaaa"]
         site.verdicts = [self.verdict(r, expect) for r in site.addresses]
+        # what was checked while the site answered holds until due; else ask again next poll
+        if site.verdicts and not any(site.verdicts):
+            for check, value in fresh.items():
+                slow.keep(check, value, now)
+        else:
+            for check, value in fresh.items():
+                slow.values[check] = value
+                slow.checked_at[check] = time.time()
+                slow.due[check] = now
+        site.checked_at = {c: slow.checked_at[c] for c in SLOW_CHECKS if c in slow.checked_at}
         return site
 
     async def _matrix(self, address: str, port: int, sni: str | None, deadline: float,

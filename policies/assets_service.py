@@ -51,7 +51,7 @@ class AssetsService:
     async def start(self, agent: Agent) -> None:
         if agent.config.policies.assets.discovery:
             agent.store.subscribe(self.on_reading)
-        agent.store.add_source(self.samples)
+        agent.store.add_source(self.samples, every=_REFRESH_SECONDS)
 
     async def stop(self) -> None:
         self.agent.store.unsubscribe(self.on_reading)

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 _R = "policies"
 _CACHE_SECONDS = 10.0
+#: how often the checklist metrics are re-evaluated (an attestation re-evaluates at once)
+SOURCE_EVERY = 15.0
 
 CONTROL_STATUS = gauge("upkeep_checklist_control_status",
                        "1 for the control's current status, 0 for the others (pass, fail, "
@@ -73,7 +75,9 @@ class ChecklistService:
                 self.assessments = AssessmentLedger(agent.db)
             except StoreError as err:  # the checklist still runs, without attestations
                 log.error("checklist attestations unavailable: %s", err)
-        agent.store.add_source(self.samples)
+        # evaluating the catalogue reads every reading and records an assessment: on its own
+        # schedule, and at once after an attestation (invalidate)
+        agent.store.add_source(self.samples, every=SOURCE_EVERY)
 
     async def stop(self) -> None:
         self.agent.store.remove_source(self.samples)
@@ -89,7 +93,7 @@ class ChecklistService:
 
     def invalidate(self) -> None:
         self._loaded_at = float("-inf")
-        self.agent.store.changed()
+        self.agent.store.source_changed(self.samples)
 
     def current(self, now: float | None = None) -> ChecklistResult | None:
         if self.catalogue is None:

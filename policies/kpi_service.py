@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OFFICE = "_office"
+#: how often the KPI metrics are recomputed (a state change or an incident recomputes at once)
+SOURCE_EVERY = 15.0
 
 SYSTEM_UP = gauge("upkeep_system_up", "1 when the system is up by its rule (any/all) over its "
                   "checks, 0 when down; absent while unknown", ["system"], room="policies")
@@ -121,7 +123,9 @@ class KpiService:
                                       gap_seconds=orphan.gap_seconds, parts=orphan.parts,
                                       ref=orphan.id))
         agent.store.subscribe(self.on_reading)
-        agent.store.add_source(self.samples)
+        # open-incident durations grow with time: recomputed on this schedule, and at once
+        # when a system's state or an incident changes (on_reading)
+        agent.store.add_source(self.samples, every=SOURCE_EVERY)
 
     async def stop(self) -> None:
         self.agent.store.unsubscribe(self.on_reading)
@@ -136,12 +140,16 @@ class KpiService:
             if not watches(system, reading):
                 continue
             up = system_up(system, self._latest)
+            if up != self.up.get(system.name):
+                self.agent.store.source_changed(self.samples)
             if up is None:
                 self.up.pop(system.name, None)
                 continue
             self.up[system.name] = up
             detector = self.detectors[system.name]
             events = detector.feed(reading.time, up)
+            if events:
+                self.agent.store.source_changed(self.samples)
             for event in events:
                 log.warning("system %s is %s (incident %s)", system.name,
                             "restored" if event.kind == "restore" else "down",

@@ -282,9 +282,12 @@ class WebRig:
     def https(self, leaf: Leaf, routes: Mapping[str, Route] | None = None, *,
               routes_v6: Mapping[str, Route] | None = None,
               families: Sequence[str] = ("ipv4", "ipv6"),
-              tls: tuple[str, str] | None = None) -> Server:
-        return self._call(self._serve("https", server_context(leaf, tls), routes, routes_v6,
-                                      families))
+              tls: tuple[str, str] | None = None,
+              context: ssl.SSLContext | None = None) -> Server:
+        """An HTTPS server; pass ``context`` (from ``server_context``) to swap its
+        certificate later with ``context.load_cert_chain``."""
+        ctx = context if context is not None else server_context(leaf, tls)
+        return self._call(self._serve("https", ctx, routes, routes_v6, families))
 
     def http(self, routes: Mapping[str, Route] | None = None, *,
              routes_v6: Mapping[str, Route] | None = None,

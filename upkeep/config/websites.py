@@ -87,6 +87,11 @@ class ExpectConfig(StrictModel):
     ns_aaaa: bool = False
     #: at most this many addresses per family are probed (round-robin DNS stays bounded)
     max_addresses: Annotated[int, Field(ge=1, le=16)] = 4
+    #: slow facts (the TLS version matrix, the http:// redirect, NS AAAA, the policy pages)
+    #: are re-checked this often, and at once when the certificate changes; every poll in
+    #: between makes one connection per address (a value below the interval, e.g. 1s, checks
+    #: them on every poll)
+    slow_checks_interval: Duration = 86400.0
 
 
 class PolicyPageConfig(StrictModel):

@@ -1,0 +1,249 @@
+"""The fragment-cached exposition against prometheus_client's own encoders.
+
+A rich state (a real psutil host poll, the 28 real NUT dumps, label values with quotes,
+backslashes, newlines and Thai text, special floats, policy-style sources) is rendered both
+by ``MetricsCache`` and by a reference built from prometheus_client's metric families and
+``generate_latest`` (text 0.0.4 and OpenMetrics). Both outputs are parsed back with
+prometheus_client's parsers and must hold exactly the same families, types, help texts,
+samples, labels and values, also after targets change, vanish and sources go stale;
+``promtool check metrics`` must accept ours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import subprocess
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.openmetrics import exposition as om
+from prometheus_client.openmetrics.parser import (
+    text_string_to_metric_families as om_families,
+)
+from prometheus_client.parser import text_string_to_metric_families
+from upkeep.agents.exposition import MetricsCache, agent_samples, go_float, target_samples
+from upkeep.agents.store import StateStore
+from upkeep.collectors.host import HostCollector
+from upkeep.collectors.nut import reading_from_vars
+
+from tests.nut_rig import read_dev
+from tests.support import need_binary
+from upkeep.config import default_config
+from upkeep.metrics import METRICS, MetricSpec, Sample, sample
+from upkeep.reading import Reading
+
+DDL = Path(__file__).resolve().parents[1] / "fixtures" / "nut-ddl"
+
+
+# --- the reference: prometheus_client's families and encoders, as the agent used to render ----
+def _reference_families(samples: Iterable[Sample]) -> list[Metric]:
+    grouped: dict[str, dict[tuple[tuple[str, str], ...], float]] = defaultdict(dict)
+    for s in samples:
+        key = tuple((name, s.labels[name]) for name in METRICS[s.metric].labels)
+        grouped[s.metric][key] = s.value
+    out: list[Metric] = []
+    for name in sorted(grouped):
+        spec = METRICS[name]
+        family: GaugeMetricFamily | CounterMetricFamily
+        if spec.type == "counter":
+            family = CounterMetricFamily(spec.name.removesuffix("_total"), spec.help,
+                                         labels=list(spec.labels))
+        else:
+            family = GaugeMetricFamily(spec.name, spec.help, labels=list(spec.labels))
+        for key, value in grouped[name].items():
+            family.add_metric([v for _, v in key], value)
+        out.append(family)
+    return out
+
+
+class _Snapshot:
+    def __init__(self, metrics: list[Metric]) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> list[Metric]:
+        return self.metrics
+
+
+def reference(samples: Iterable[Sample], openmetrics: bool) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Snapshot(_reference_families(samples)))
+    if openmetrics:
+        body: bytes = om.generate_latest(registry)  # type: ignore[no-untyped-call]
+        return body
+    return generate_latest(registry)
+
+
+def all_samples(cache: MetricsCache) -> Iterator[Sample]:
+    yield from agent_samples(cache.site, cache.last_render_seconds)
+    for state in cache.store.states():
+        yield from target_samples(state)
+    for source in cache.store.sources():
+        yield from source.compute()
+
+
+def parsed(body: bytes, openmetrics: bool) -> dict[str, Any]:
+    """family -> (type, help, {(sample name, labels): value as text})"""
+    parse = om_families if openmetrics else text_string_to_metric_families
+    out: dict[str, Any] = {}
+    for family in parse(body.decode()):
+        samples = {(s.name, frozenset(s.labels.items())): go_float(s.value)
+                   for s in family.samples}
+        assert len(samples) == len(family.samples), f"duplicate series in {family.name}"
+        out[family.name] = (family.type, family.documentation, samples)
+    return out
+
+
+def assert_equivalent(cache: MetricsCache) -> None:
+    for openmetrics in (False, True):
+        ours = cache.current(openmetrics=openmetrics)
+        theirs = reference(all_samples(cache), openmetrics)
+        assert parsed(ours, openmetrics) == parsed(theirs, openmetrics)
+        assert ours.count(b"\n# HELP") == theirs.count(b"\n# HELP")
+
+
+# --- a rich state -------------------------------------------------------------------------
+EDGE = MetricSpec("upkeep_test_edge_value", "gauge",
+                  "Edge cases: \\ backslash, \"quotes\"\nand newline.", ("target", "text"))
+EDGE_COUNTER = MetricSpec("upkeep_test_edge_events_total", "counter", "A counter.", ("target",))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _edge_metrics() -> Iterator[None]:
+    for spec in (EDGE, EDGE_COUNTER):
+        METRICS[spec.name] = spec
+    yield
+    for spec in (EDGE, EDGE_COUNTER):
+        del METRICS[spec.name]
+
+
+def host_reading() -> Reading:
+    collector = HostCollector(default_config().host)
+    target = next(iter(collector.targets()))
+    result = asyncio.run(collector.poll(target))
+    assert isinstance(result, Reading) and result.ok, result
+    return result
+
+
+def nut_readings() -> list[Reading]:
+    dumps = sorted(DDL.glob("*.dev"))
+    assert len(dumps) == 28
+    return [reading_from_vars(f"ups-{i}", read_dev(path), when=1_700_000_000.0 + i)
+            for i, path in enumerate(dumps)]
+
+
+def edge_reading(target: str, value: float) -> Reading:
+    texts = ['a "quoted" word', "back\\slash", "new\nline", "ไฟฟ้าดับ", "", "{}=,"]
+    samples = [sample(EDGE, v, target=target, text=t) for t, v in zip(
+        texts, [value, math.inf, -math.inf, 1e300, 12345678.9, -0.0], strict=True)]
+    samples.append(sample(EDGE_COUNTER, abs(value) * 3, target=target))
+    # a duplicate series within a reading keeps the last value
+    samples.append(sample(EDGE, 7, target=target, text=texts[0]))
+    return Reading("test", target, 1_700_000_000.0, value > 0, 0.25, "" if value > 0 else
+                   "timeout", samples=samples)
+
+
+def rich_store() -> StateStore:
+    store = StateStore()
+    store.put(host_reading())
+    for reading in nut_readings():
+        store.put(reading)
+    store.put(edge_reading("alpha", 1.5))
+    store.put(edge_reading("beta", -2))
+    return store
+
+
+def test_rich_state_renders_the_same_families_labels_and_values() -> None:
+    cache = MetricsCache(rich_store(), "branch-ไทย")
+    assert_equivalent(cache)
+    families = parsed(cache.current(), False)
+    assert len(families) > 60  # host, UPS, freshness and edge families are all there
+
+
+def test_equivalent_after_changes_removals_and_sources() -> None:
+    store = rich_store()
+    cache = MetricsCache(store, "central")
+    inputs = {"level": 1.0}
+
+    def policy() -> Iterator[Sample]:
+        yield sample(EDGE, inputs["level"], target="policy", text="level")
+
+    store.add_source(policy, every=3600)
+    assert_equivalent(cache)
+    store.put(edge_reading("alpha", -4))                        # up -> down, reason appears
+    store.put(reading_from_vars("ups-3", {"ups.status": "OB DISCHRG", "battery.charge": "40"}))
+    assert_equivalent(cache)
+    store.retain({r.key for r in store.readings()} - {("test", "beta")})  # beta goes away
+    assert_equivalent(cache)
+    assert b'target="beta"' not in cache.current()
+    store.put(edge_reading("gamma", 9))                         # a new target
+    inputs["level"] = 4.0
+    store.source_changed(policy)                                # the policy's inputs changed
+    assert_equivalent(cache)
+    assert b'upkeep_test_edge_value{target="policy",text="level"} 4.0' in cache.current()
+
+
+def test_nothing_renders_without_a_scrape_and_a_scrape_without_change_is_cached() -> None:
+    store = rich_store()
+    cache = MetricsCache(store, "s")
+    assert cache.renders == 0
+    first = cache.current()
+    assert cache.renders == 1
+    for value in range(5):
+        store.put(edge_reading("alpha", value + 1))
+    assert cache.renders == 1                      # readings alone render nothing
+    assert cache.current() != first
+    assert cache.renders == 2                      # five readings, one render on the scrape
+    assert cache.cached() and not cache.cached(openmetrics=True, gzipped=True)
+    cache.current()
+    assert cache.renders == 2
+
+
+def test_policy_sources_follow_their_schedule_not_the_readings() -> None:
+    store = rich_store()
+    cache = MetricsCache(store, "s")
+    calls = {"slow": 0, "every_render": 0}
+
+    def slow() -> Iterator[Sample]:
+        calls["slow"] += 1
+        yield sample(EDGE, calls["slow"], target="slow", text="x")
+
+    def every_render() -> Iterator[Sample]:
+        calls["every_render"] += 1
+        yield sample(EDGE, calls["every_render"], target="fast", text="x")
+
+    store.add_source(slow, every=3600)
+    store.add_source(every_render)
+    for value in range(3):
+        store.put(edge_reading("alpha", value + 1))
+        cache.current()
+    assert calls == {"slow": 1, "every_render": 3}
+    store.source_changed(slow)
+    cache.current()
+    assert calls["slow"] == 2
+
+
+def test_only_the_changed_target_is_formatted_again() -> None:
+    store = rich_store()
+    cache = MetricsCache(store, "s")
+    cache.current()
+    parts_before = {k: p.fragments for k, p in cache._parts.items()}
+    store.put(edge_reading("alpha", 3))
+    cache.current()
+    changed = [k for k, p in cache._parts.items() if p.fragments is not parts_before.get(k)]
+    assert changed == [("target", "test", "alpha")]
+
+
+def test_promtool_accepts_the_rich_exposition(tmp_path: Path) -> None:
+    promtool = need_binary("promtool")
+    cache = MetricsCache(rich_store(), "s")
+    result = subprocess.run([promtool, "check", "metrics"], input=cache.current(),
+                            capture_output=True, timeout=60)
+    problems = [line for line in result.stdout.decode().splitlines() + result.stderr.decode(
+    ).splitlines() if line.strip() and "camelCase" not in line]
+    assert problems == [], problems

@@ -1,0 +1,54 @@
+"""Overload is visible: an agent whose event loop is held up shows how late its polls start.
+
+A real in-process agent polls this host every second; the test then blocks the agent's
+event loop for 2.5 s, as a CPU-starved or overloaded agent would be, and the next polls
+start late by that much: ``upkeep_poll_delay_max_seconds{kind="host"}`` must say so, while
+an undisturbed agent reports delays of milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from upkeep.agents.runtime import Agent
+
+from tests.support import parse_metrics
+from upkeep.config import parse_config
+
+CONFIG = """
+site: lateness
+data_dir: {data}
+host: {{interval: 1s, timeout: 900ms}}
+"""
+
+
+async def _delays(tmp_path: Path, block: float) -> tuple[float, float, float]:
+    agent = Agent(parse_config(CONFIG.format(data=tmp_path)))
+    await agent.start()
+    try:
+        await asyncio.sleep(2.5)  # a couple of punctual polls
+        if block:
+            time.sleep(block)  # the loop is stuck: the scheduler cannot start anything
+        await asyncio.sleep(2.5)
+        series = parse_metrics(agent.metrics.current().decode())
+        key = frozenset({("kind", "host")})
+        return (series[("upkeep_poll_delay_max_seconds", key)],
+                series[("upkeep_polls_missed_total", key)],
+                series[("upkeep_polls_total", key)])
+    finally:
+        await agent.stop()
+
+
+def test_a_held_up_event_loop_shows_as_late_polls(tmp_path: Path) -> None:
+    late, missed, polls = asyncio.run(_delays(tmp_path, block=2.5))
+    # the polls due during the block could not start: the next one starts seconds late
+    assert late >= 1.4, late
+    assert polls >= 3
+
+
+def test_a_healthy_agent_starts_polls_on_time(tmp_path: Path) -> None:
+    late, missed, polls = asyncio.run(_delays(tmp_path, block=0))
+    assert polls >= 4 and missed == 0
+    assert late < 0.5, late
