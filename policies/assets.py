@@ -21,7 +21,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from upkeep.agents.store import Database
 from upkeep.policies.assets_import import (
     ParsedRow,
     Rejection,
@@ -32,6 +31,7 @@ from upkeep.policies.assets_import import (
 from upkeep.policies.thai import BANGKOK, fiscal_year_start
 
 from upkeep.config.policy_assets import AssetsConfig
+from upkeep.kit.db import Database
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,8 @@ import argparse
 import sys
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 from upkeep.agents.cli import EXIT_CONFIG, EXIT_OK, with_config
-from upkeep.agents.store import Database
 from upkeep.policies.assets import (
     Asset,
     AssetRegister,
@@ -52,6 +50,7 @@ from upkeep.policies.thai import (
 from upkeep.config import Config
 from upkeep.config.policy_assets import AssetsConfig
 from upkeep.errors import StoreError
+from upkeep.kit.db import Database, db_path
 
 CLASS_TEXT: dict[str, T] = {
     "ups": T("เครื่องสำรองไฟฟ้า (UPS)", "UPS unit"),
@@ -257,7 +256,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         if not 2500 <= fiscal_year <= 2700:
             raise ValueError(f"--fiscal-year {fiscal_year} is not a Buddhist-Era year "
                              "(e.g. 2569)")
-        register = AssetRegister(Database(Path(config.data_dir) / "upkeep.db"))
+        register = AssetRegister(Database(db_path(config)))
         try:
             assets = register.assets()
         finally:

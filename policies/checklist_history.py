@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from upkeep.agents.store import Database
 from upkeep.policies.checklist import ChecklistResult
+
+from upkeep.kit.db import Database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS checklist_assessment (

@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from upkeep.agents.cli import EXIT_CONFIG, EXIT_DOWN, EXIT_OK, add_config_arg, with_config
-from upkeep.agents.store import Database
 from upkeep.policies.assets import (
     AssetRegister,
     classify,
@@ -20,6 +18,7 @@ from upkeep.policies.assets_import import AssetFileError
 
 from upkeep.config import Config
 from upkeep.errors import StoreError
+from upkeep.kit.db import Database, db_path
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,7 +39,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _open(config: Config) -> AssetRegister:
-    return AssetRegister(Database(Path(config.data_dir) / "upkeep.db"))
+    return AssetRegister(Database(db_path(config)))
 
 
 def list_assets(args: argparse.Namespace, config: Config) -> int:

@@ -14,11 +14,9 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 from upkeep.agents.cli import EXIT_CONFIG, EXIT_DOWN, EXIT_OK, add_config_arg, with_config
-from upkeep.agents.store import Database
 from upkeep.policies.assets import today_bangkok
 from upkeep.policies.assets_import import parse_date
 from upkeep.policies.attestations import ATTEST_STATUSES, AttestationError, AttestationLedger
@@ -27,6 +25,7 @@ from upkeep.policies.checklist_service import evidence_dir
 
 from upkeep.config import Config, reveal
 from upkeep.errors import ConfigError, StoreError
+from upkeep.kit.db import Database, db_path
 from upkeep.reading import Reading
 
 
@@ -72,7 +71,7 @@ def agent_readings(config: Config, timeout: float = 5.0) -> tuple[list[Reading],
 
 
 def open_ledger(config: Config) -> AttestationLedger:
-    db = Database(Path(config.data_dir) / "upkeep.db")
+    db = Database(db_path(config))
     return AttestationLedger(db, evidence_dir(config))
 
 

@@ -24,7 +24,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from upkeep.agents.store import Database
 from upkeep.policies.detector import Event
 from upkeep.policies.kpi import (
     Grade,
@@ -44,6 +43,7 @@ from upkeep.policies.thai import fiscal_year, fiscal_year_bounds
 
 from upkeep.config.policy_kpi import KpiConfig
 from upkeep.errors import UpkeepError
+from upkeep.kit.db import Database, db_path
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS incident (
@@ -206,7 +206,7 @@ class Ledger:
     @classmethod
     def open(cls, data_dir: str | Path) -> Ledger:
         """The ledger in a data dir (the CLI writes the agent's file directly; WAL allows it)."""
-        return cls(Database(Path(data_dir) / "upkeep.db"))
+        return cls(Database(db_path(data_dir)))
 
     def close(self) -> None:
         self.db.close()

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 from upkeep.agents.events import EventRecorder, UpsState, parse_time, transition
-from upkeep.agents.store import Database
 
 from upkeep.events import Event
+from upkeep.kit.db import Database
 from upkeep.reading import Reading
 
 
