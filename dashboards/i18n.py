@@ -1,7 +1,7 @@
 """Thai and English labels for the built-in UI, and dates in each language's calendar.
 
 Thai shows Buddhist-Era dates (``25 พ.ย. 2569``) and English the Common Era
-(``25 Nov 2026``), both in Bangkok time: the formatting itself is ``upkeep.policies.thai``'s,
+(``25 Nov 2026``), both in Bangkok time: the formatting itself is ``upkeep.kit.thai``'s,
 the one place those rules live. A label missing in Thai falls back to English (never to the
 key), and a test checks both tables have the same keys.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date as _date
 from typing import Literal
 
-from upkeep.policies import thai
+from upkeep.kit import thai
 
 Lang = Literal["th", "en"]
 LANGS: tuple[Lang, ...] = ("th", "en")

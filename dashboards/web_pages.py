@@ -240,7 +240,7 @@ def incidents(agent: Agent, lang: Lang) -> str:
         out.append(f'<p class="missing" role="note">{e(label("no_systems", lang))}</p>')
         return "".join(out)
     kpi = parts.kpi(agent)
-    from upkeep.policies.thai import fiscal_year
+    from upkeep.kit.thai import fiscal_year
 
     out.append(f'<h2>KPI — {e(label("fy", lang, n=fiscal_year(time.time())))}</h2>')
     if not kpi.available:

@@ -40,7 +40,7 @@ def events(agent: Agent) -> Part:
 
 def _kpi_year(agent: Agent, mod: Any) -> Any:
     """The current fiscal year graded (incidents with their levels, per-system results)."""
-    from upkeep.policies.thai import fiscal_year
+    from upkeep.kit.thai import fiscal_year
 
     service = _service(agent, "kpi")
     if service.ledger is None:
@@ -89,7 +89,8 @@ def kpi_thresholds(agent: Agent) -> list[tuple[int, float]] | None:
     """(level, hours) of the scale in force this fiscal year, best level first."""
     try:
         from upkeep.policies.kpi import scale_for, scales_from_config
-        from upkeep.policies.thai import fiscal_year
+
+        from upkeep.kit.thai import fiscal_year
 
         scale = scale_for(fiscal_year(time.time()),
                           scales_from_config(agent.config.policies.kpi))
@@ -184,7 +185,8 @@ def build_report(agent: Agent, kind: str) -> Any:
         return status_report(agent)
     if kind == "kpi":
         from upkeep.policies import kpi_report
-        from upkeep.policies.thai import fiscal_year
+
+        from upkeep.kit.thai import fiscal_year
 
         ledger = _service(agent, "kpi").ledger
         if ledger is None:

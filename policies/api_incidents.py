@@ -22,9 +22,9 @@ from upkeep.policies.incidents import (
     grade_year,
     incident_row,
 )
-from upkeep.policies.thai import BANGKOK, fiscal_year, fiscal_year_bounds
 
 from upkeep.errors import StoreError
+from upkeep.kit.thai import BANGKOK, fiscal_year, fiscal_year_bounds
 
 router = APIRouter(prefix="/api/v1")
 

@@ -28,10 +28,10 @@ from upkeep.policies.assets_import import (
     read_table,
     validate_row,
 )
-from upkeep.policies.thai import BANGKOK, fiscal_year_start
 
 from upkeep.config.policy_assets import AssetsConfig
 from upkeep.kit.db import Database
+from upkeep.kit.thai import BANGKOK, fiscal_year_start
 
 log = logging.getLogger(__name__)
 

@@ -38,7 +38,12 @@ from upkeep.policies.render import (
     render,
 )
 from upkeep.policies.report_args import add_output_args, output_format
-from upkeep.policies.thai import (
+
+from upkeep.config import Config
+from upkeep.config.policy_assets import AssetsConfig
+from upkeep.errors import StoreError
+from upkeep.kit.db import Database, db_path
+from upkeep.kit.thai import (
     baht_text,
     fiscal_year_label,
     fiscal_year_period,
@@ -46,11 +51,6 @@ from upkeep.policies.thai import (
     format_date,
     format_datetime,
 )
-
-from upkeep.config import Config
-from upkeep.config.policy_assets import AssetsConfig
-from upkeep.errors import StoreError
-from upkeep.kit.db import Database, db_path
 
 CLASS_TEXT: dict[str, T] = {
     "ups": T("เครื่องสำรองไฟฟ้า (UPS)", "UPS unit"),

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 from upkeep.policies.assets import STATES, AssetRegister, end_of_life, state_now, today_bangkok
 from upkeep.policies.assets_discovery import Discovered, host_asset, read_dmi, ups_assets
-from upkeep.policies.thai import BANGKOK
 
 from upkeep.errors import StoreError
+from upkeep.kit.thai import BANGKOK
 from upkeep.metrics import Sample, gauge, sample
 from upkeep.reading import Reading
 

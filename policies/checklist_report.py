@@ -25,10 +25,10 @@ from upkeep.policies.render import (
     render,
 )
 from upkeep.policies.report_args import add_output_args, output_format
-from upkeep.policies.thai import format_date, format_datetime
 
 from upkeep.config import Config
 from upkeep.errors import ConfigError, StoreError
+from upkeep.kit.thai import format_date, format_datetime
 
 STATUS_TEXT: dict[str, T] = {
     "pass": T("ผ่าน", "pass"), "fail": T("ไม่ผ่าน", "fail"),

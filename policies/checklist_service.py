@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 from upkeep.policies.attestations import Attestation, AttestationLedger
 from upkeep.policies.checklist import STATUSES, Catalogue, ChecklistResult, evaluate, load_catalogue
 from upkeep.policies.checklist_history import AssessmentLedger
-from upkeep.policies.thai import BANGKOK
 
 from upkeep.config import Config
 from upkeep.errors import ConfigError, StoreError
+from upkeep.kit.thai import BANGKOK
 from upkeep.metrics import Sample, gauge, sample
 
 if TYPE_CHECKING:

@@ -24,16 +24,16 @@ from upkeep.policies.incidents import (
     all_windows,
     incident_row,
 )
-from upkeep.policies.thai import (
+
+from upkeep.config import Config
+from upkeep.errors import StoreError
+from upkeep.kit.thai import (
     BANGKOK,
     Lang,
     fiscal_year_bounds,
     format_datetime,
     format_duration,
 )
-
-from upkeep.config import Config
-from upkeep.errors import StoreError
 
 EXIT_FAIL = 1
 

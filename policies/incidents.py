@@ -39,11 +39,11 @@ from upkeep.policies.kpi import (
     scales_from_config,
     system_year,
 )
-from upkeep.policies.thai import fiscal_year, fiscal_year_bounds
 
 from upkeep.config.policy_kpi import KpiConfig
 from upkeep.errors import UpkeepError
 from upkeep.kit.db import Database, db_path
+from upkeep.kit.thai import fiscal_year, fiscal_year_bounds
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS incident (

@@ -24,9 +24,8 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from upkeep.policies.thai import fiscal_year, fiscal_year_bounds
-
 from upkeep.config.policy_kpi import KpiConfig
+from upkeep.kit.thai import fiscal_year, fiscal_year_bounds
 
 LEVELS = (5, 4, 3, 2, 1)
 NOT_ACHIEVED = 0

@@ -36,16 +36,16 @@ from upkeep.policies.render import (
     Table,
     render,
 )
-from upkeep.policies.thai import (
+
+from upkeep.config import Config
+from upkeep.errors import StoreError
+from upkeep.kit.thai import (
     fiscal_year,
     fiscal_year_label,
     fiscal_year_period,
     format_datetime,
     format_duration,
 )
-
-from upkeep.config import Config
-from upkeep.errors import StoreError
 
 EXIT_FAIL = 1
 

@@ -35,10 +35,10 @@ from upkeep.policies.kpi import (
     scales_from_config,
 )
 from upkeep.policies.systems import system_up, watches
-from upkeep.policies.thai import fiscal_year
 
 from upkeep.config.systems import split_check
 from upkeep.errors import StoreError
+from upkeep.kit.thai import fiscal_year
 from upkeep.metrics import Sample, gauge, sample
 from upkeep.reading import Reading
 

@@ -30,9 +30,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from upkeep.policies.thai import Lang
-
 from upkeep.errors import UpkeepError
+from upkeep.kit.thai import Lang
 
 Format = Literal["csv", "xlsx", "pdf", "json"]
 FORMATS: tuple[str, ...] = ("csv", "xlsx", "pdf", "json")

@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 import pytest
 from upkeep.policies.assets import today_bangkok
-from upkeep.policies.thai import BANGKOK
 
 from tests.nut_rig import NutRig
 from tests.support import NUT_DDL, metric, parse_metrics, run_cli, wait_for
+from upkeep.kit.thai import BANGKOK
 
 DDL = NUT_DDL
 DUMPS = {

@@ -18,7 +18,8 @@ from upkeep.policies.kpi import (
     scale_for,
     system_year,
 )
-from upkeep.policies.thai import BANGKOK
+
+from upkeep.kit.thai import BANGKOK
 
 H = 3600
 

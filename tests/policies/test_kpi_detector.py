@@ -7,7 +7,8 @@ from datetime import datetime
 import pytest
 from upkeep.policies.detector import Detector, DetectorParams, Outage, detect
 from upkeep.policies.kpi import DEFAULT_SCALE, IncidentFacts, grade_incident
-from upkeep.policies.thai import BANGKOK
+
+from upkeep.kit.thai import BANGKOK
 
 MIN = 60.0
 DAY = (2025, 3, 10)

@@ -15,10 +15,10 @@ from openpyxl import load_workbook
 from upkeep.policies.incidents import Ledger
 from upkeep.policies.kpi_report import build_report
 from upkeep.policies.render import render, render_bytes
-from upkeep.policies.thai import BANGKOK
 
 from tests.support import need_binary, run_cli
 from upkeep.config import parse_config
+from upkeep.kit.thai import BANGKOK
 
 H = 3600
 
