@@ -9,12 +9,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from upkeep.agents.auth import require_reader
 from upkeep.agents.exposition import OPENMETRICS, TEXT_004
 from upkeep.agents.limits import BodyLimit
 from upkeep.agents.runtime import Agent
 
 from upkeep import __version__
+from upkeep.kit.auth import require_reader
 
 log = logging.getLogger(__name__)
 core = APIRouter()

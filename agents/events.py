@@ -44,12 +44,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from upkeep.agents.auth import require_reader
 from upkeep.collectors.ups_model import STATUS_FLAGS
 
 from upkeep import events as ev
 from upkeep.errors import StoreError
 from upkeep.events import Event
+from upkeep.kit.auth import require_reader
 from upkeep.kit.db import Database
 from upkeep.metrics import Sample, counter, sample
 from upkeep.reading import Reading

@@ -13,7 +13,6 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from upkeep.agents.auth import Writer, require_reader
 from upkeep.policies.incidents import (
     Incident,
     Ledger,
@@ -24,6 +23,7 @@ from upkeep.policies.incidents import (
 )
 
 from upkeep.errors import StoreError
+from upkeep.kit.auth import Writer, require_reader
 from upkeep.kit.thai import BANGKOK, fiscal_year, fiscal_year_bounds
 
 router = APIRouter(prefix="/api/v1")
