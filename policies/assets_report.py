@@ -11,11 +11,9 @@ year after.
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import dataclass
 from datetime import date
 
-from upkeep.agents.cli import EXIT_CONFIG, EXIT_OK, with_config
 from upkeep.policies.assets import (
     Asset,
     AssetRegister,
@@ -42,6 +40,7 @@ from upkeep.policies.report_args import add_output_args, output_format
 from upkeep.config import Config
 from upkeep.config.policy_assets import AssetsConfig
 from upkeep.errors import StoreError
+from upkeep.kit.cli import EXIT_OK, UsageError, with_config
 from upkeep.kit.db import Database, db_path
 from upkeep.kit.thai import (
     baht_text,
@@ -264,7 +263,6 @@ def run(args: argparse.Namespace, config: Config) -> int:
         report = build_report(assets, config, fiscal_year, as_of, time.time())
         path = render(report, fmt, args.lang, args.output)
     except (ValueError, StoreError, RenderError) as err:
-        print(f"upkeep: {err}", file=sys.stderr)
-        return EXIT_CONFIG
+        raise UsageError(str(err)) from err
     print(f"wrote {path} ({fmt}, {args.lang}, fiscal year {fiscal_year})")
     return EXIT_OK

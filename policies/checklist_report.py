@@ -11,7 +11,6 @@ import argparse
 import sys
 import time
 
-from upkeep.agents.cli import EXIT_CONFIG, EXIT_OK, with_config
 from upkeep.policies.checklist import STATUSES, ChecklistResult, ControlResult
 from upkeep.policies.render import (
     Cell,
@@ -28,6 +27,7 @@ from upkeep.policies.report_args import add_output_args, output_format
 
 from upkeep.config import Config
 from upkeep.errors import ConfigError, StoreError
+from upkeep.kit.cli import EXIT_OK, UsageError, with_config
 from upkeep.kit.thai import format_date, format_datetime
 
 STATUS_TEXT: dict[str, T] = {
@@ -146,8 +146,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         report = build_report(result, config, note=problem)
         path = render(report, fmt, args.lang, args.output)
     except (ValueError, ConfigError, StoreError, RenderError) as err:
-        print(f"upkeep: {err}", file=sys.stderr)
-        return EXIT_CONFIG
+        raise UsageError(str(err)) from err
     if problem:
         print(f"note: {problem}; automated controls are shown as errors", file=sys.stderr)
     print(f"wrote {path} ({fmt}, {args.lang}, {time.strftime('%H:%M:%S')})")

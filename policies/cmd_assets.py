@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 
-from upkeep.agents.cli import EXIT_CONFIG, EXIT_DOWN, EXIT_OK, add_config_arg, with_config
 from upkeep.policies.assets import (
     AssetRegister,
     classify,
@@ -18,6 +17,7 @@ from upkeep.policies.assets_import import AssetFileError
 
 from upkeep.config import Config
 from upkeep.errors import StoreError
+from upkeep.kit.cli import EXIT_DOWN, EXIT_OK, UsageError, add_config_arg, with_config
 from upkeep.kit.db import Database, db_path
 
 
@@ -50,8 +50,7 @@ def list_assets(args: argparse.Namespace, config: Config) -> int:
         finally:
             register.db.close()
     except StoreError as err:
-        print(f"upkeep: {err}", file=sys.stderr)
-        return EXIT_CONFIG
+        raise UsageError(str(err)) from err
     today = today_bangkok()
     fy = args.fiscal_year or date_fiscal_year(today)
     rows = []
@@ -86,8 +85,7 @@ def import_assets(args: argparse.Namespace, config: Config) -> int:
         finally:
             register.db.close()
     except (AssetFileError, StoreError) as err:
-        print(f"upkeep: {err}", file=sys.stderr)
-        return EXIT_CONFIG
+        raise UsageError(str(err)) from err
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
     else:

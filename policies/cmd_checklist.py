@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 import httpx
-from upkeep.agents.cli import EXIT_CONFIG, EXIT_DOWN, EXIT_OK, add_config_arg, with_config
 from upkeep.policies.assets import today_bangkok
 from upkeep.policies.assets_import import parse_date
 from upkeep.policies.attestations import ATTEST_STATUSES, AttestationError, AttestationLedger
@@ -25,6 +24,7 @@ from upkeep.policies.checklist_service import evidence_dir
 
 from upkeep.config import Config, reveal
 from upkeep.errors import ConfigError, StoreError
+from upkeep.kit.cli import EXIT_CONFIG, EXIT_DOWN, EXIT_OK, UsageError, add_config_arg, with_config
 from upkeep.kit.db import Database, db_path
 from upkeep.reading import Reading
 
@@ -149,8 +149,7 @@ def show(args: argparse.Namespace, config: Config) -> int:
             print(f"upkeep: {where}: {message}", file=sys.stderr)
         return EXIT_CONFIG
     except StoreError as err:
-        print(f"upkeep: {err}", file=sys.stderr)
-        return EXIT_CONFIG
+        raise UsageError(str(err)) from err
     if args.json:
         print(json.dumps({"site": config.site, "readings_problem": problem, **result.to_json()},
                          ensure_ascii=False, indent=2))
@@ -178,19 +177,16 @@ def do_attest(args: argparse.Namespace, config: Config) -> int:
         catalogue = load_catalogue(config.policies.checklist)
         control = catalogue.get(args.control)
         if control is None:
-            print(f"upkeep: no control {args.control!r} in the catalogue "
-                  f"(known: {', '.join(c.id for c in catalogue.controls)})", file=sys.stderr)
-            return EXIT_CONFIG
+            raise UsageError(f"no control {args.control!r} in the catalogue "
+                             f"(known: {', '.join(c.id for c in catalogue.controls)})")
         until = (parse_date(args.valid_until) if args.valid_until
                  else today_bangkok() + timedelta(days=control.review_days))
         if until < today_bangkok():
-            print(f"upkeep: --valid-until {until} is already past", file=sys.stderr)
-            return EXIT_CONFIG
+            raise UsageError(f"--valid-until {until} is already past")
         subjects = {"", config.site, *(w.name for w in config.websites)}
         if args.subject not in subjects:
-            print(f"upkeep: --subject {args.subject!r} is neither a website nor the site "
-                  f"(known: {', '.join(sorted(s for s in subjects if s))})", file=sys.stderr)
-            return EXIT_CONFIG
+            raise UsageError(f"--subject {args.subject!r} is neither a website nor the site "
+                             f"(known: {', '.join(sorted(s for s in subjects if s))})")
         ledger = open_ledger(config)
         try:
             item = ledger.attest(control.id, by=args.by, valid_until=until,
@@ -199,8 +195,7 @@ def do_attest(args: argparse.Namespace, config: Config) -> int:
         finally:
             ledger.db.close()
     except (ValueError, AttestationError, StoreError, ConfigError) as err:
-        print(f"upkeep: {err}", file=sys.stderr)
-        return EXIT_CONFIG
+        raise UsageError(str(err)) from err
     digest = f", sha256 {item.sha256}" if item.sha256 else ""
     print(f"attested {item.control} ({item.status}) by {item.by}, valid until "
           f"{item.valid_until.isoformat()}; evidence {item.evidence}{digest}")
@@ -215,8 +210,7 @@ def show_history(args: argparse.Namespace, config: Config) -> int:
         finally:
             ledger.db.close()
     except StoreError as err:
-        print(f"upkeep: {err}", file=sys.stderr)
-        return EXIT_CONFIG
+        raise UsageError(str(err)) from err
     if args.json:
         print(json.dumps([i.to_json() for i in items], ensure_ascii=False, indent=2))
         return EXIT_OK

@@ -16,7 +16,6 @@ import time
 from datetime import datetime
 from typing import Any
 
-from upkeep.agents.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, with_config
 from upkeep.policies.incidents import (
     CAUSE_CATEGORIES,
     Ledger,
@@ -27,6 +26,7 @@ from upkeep.policies.incidents import (
 
 from upkeep.config import Config
 from upkeep.errors import StoreError
+from upkeep.kit.cli import EXIT_CONFIG, EXIT_OK, Failed, UsageError, add_config_arg, with_config
 from upkeep.kit.thai import (
     BANGKOK,
     Lang,
@@ -34,8 +34,6 @@ from upkeep.kit.thai import (
     format_datetime,
     format_duration,
 )
-
-EXIT_FAIL = 1
 
 
 def parse_when(text: str) -> float:
@@ -85,14 +83,12 @@ def _run(func: Any) -> Any:
         try:
             ledger = _ledger(config)
         except StoreError as err:
-            print(f"upkeep: {err}", file=sys.stderr)
-            return EXIT_FAIL
+            raise Failed(str(err)) from err
         try:
             result: int = func(args, config, ledger)
             return result
         except (LedgerError, StoreError) as err:
-            print(f"upkeep: {err}", file=sys.stderr)
-            return EXIT_FAIL
+            raise Failed(str(err)) from err
         finally:
             ledger.close()
 
@@ -188,8 +184,7 @@ def _edit(args: argparse.Namespace, config: Config, ledger: Ledger) -> int:
         if value is not None:
             changes[key] = value
     if not changes:
-        print("upkeep: nothing to change", file=sys.stderr)
-        return EXIT_CONFIG
+        raise UsageError("nothing to change")
     ledger.edit(args.id, actor(), time.time(), **changes)
     return EXIT_OK
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from upkeep.agents.cli import add_config_arg
 from upkeep.policies.render import FORMATS
+
+from upkeep.kit.cli import add_config_arg
 
 
 def add_output_args(parser: argparse.ArgumentParser) -> None:
