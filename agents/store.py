@@ -12,17 +12,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from upkeep.metrics import Sample
+from upkeep.kit.agent import Listener, SampleSource
 from upkeep.reading import Reading
 
 log = logging.getLogger(__name__)
-
-Listener = Callable[[Reading | None, Reading], None]
-SampleSource = Callable[[], Iterable[Sample]]
-
 
 @dataclass
 class TargetState:

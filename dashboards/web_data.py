@@ -19,7 +19,7 @@ from upkeep.errors import UpkeepError
 from upkeep.reading import Reading
 
 if TYPE_CHECKING:
-    from upkeep.agents.runtime import Agent
+    from upkeep.kit.agent import AgentView as Agent
 
 log = logging.getLogger(__name__)
 

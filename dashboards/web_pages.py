@@ -19,7 +19,7 @@ from upkeep.dashboards.i18n import datetime as fdatetime
 from upkeep.dashboards.i18n import duration as fduration
 
 if TYPE_CHECKING:
-    from upkeep.agents.runtime import Agent
+    from upkeep.kit.agent import AgentView as Agent
 
 
 def e(value: object) -> str:

@@ -14,7 +14,7 @@ from upkeep.dashboards import web_data as data
 from upkeep.dashboards.web_data import Part, optional
 
 if TYPE_CHECKING:
-    from upkeep.agents.runtime import Agent
+    from upkeep.kit.agent import AgentView as Agent
 
 FORMATS = ("pdf", "xlsx", "csv", "json")
 #: report kind -> label key; "status" is the UI's own snapshot of what the agent sees now

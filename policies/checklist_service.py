@@ -25,7 +25,7 @@ from upkeep.kit.thai import BANGKOK
 from upkeep.metrics import Sample, gauge, sample
 
 if TYPE_CHECKING:
-    from upkeep.agents.runtime import Agent
+    from upkeep.kit.agent import AgentView
 
 log = logging.getLogger(__name__)
 _R = "policies"
@@ -52,7 +52,7 @@ def evidence_dir(config: Config) -> Path:
 class ChecklistService:
     name = "checklist"
 
-    def __init__(self, agent: Agent) -> None:
+    def __init__(self, agent: AgentView) -> None:
         self.agent = agent
         self.catalogue: Catalogue | None = None
         self.catalogue_error: str | None = None
@@ -61,7 +61,7 @@ class ChecklistService:
         self._attestations: dict[tuple[str, str], Attestation] = {}
         self._loaded_at = float("-inf")
 
-    async def start(self, agent: Agent) -> None:
+    async def start(self, agent: AgentView) -> None:
         try:
             self.catalogue = load_catalogue(agent.config.policies.checklist)
         except ConfigError as err:
@@ -120,5 +120,5 @@ class ChecklistService:
                              subject=subject)
 
 
-def checklist_service(agent: Agent) -> ChecklistService:
+def checklist_service(agent: AgentView) -> ChecklistService:
     return ChecklistService(agent)

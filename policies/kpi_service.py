@@ -43,7 +43,7 @@ from upkeep.metrics import Sample, gauge, sample
 from upkeep.reading import Reading
 
 if TYPE_CHECKING:
-    from upkeep.agents.runtime import Agent
+    from upkeep.kit.agent import AgentView
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ KPI_NEXT = gauge("upkeep_kpi_next_threshold_seconds", "Time left before the open
 class KpiService:
     name = "kpi"
 
-    def __init__(self, agent: Agent) -> None:
+    def __init__(self, agent: AgentView) -> None:
         self.agent = agent
         self.config = agent.config
         self.ledger: Ledger | None = None
@@ -98,7 +98,7 @@ class KpiService:
         return DetectorParams(kpi.open_after, kpi.close_after, kpi.merge_gap,
                               min(found) if found else 60.0, kpi.gap_factor)
 
-    async def start(self, agent: Agent) -> None:
+    async def start(self, agent: AgentView) -> None:
         if agent.db is not None:
             try:
                 self.ledger = Ledger(agent.db)
@@ -191,5 +191,5 @@ class KpiService:
             log.error("KPI metrics unavailable: %s", err)
 
 
-def factory(agent: Agent) -> KpiService | None:
+def factory(agent: AgentView) -> KpiService | None:
     return KpiService(agent) if agent.config.systems else None
