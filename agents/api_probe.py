@@ -30,8 +30,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from upkeep.agents.exposition import POLL_DURATION, TEXT_004, UP, render
 
+from upkeep.agents.exposition import POLL_DURATION, TEXT_004, UP, render
 from upkeep.config.websites import ExpectConfig, WebsiteConfig, check_url
 from upkeep.kit.auth import require_reader
 from upkeep.metrics import sample

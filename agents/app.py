@@ -9,15 +9,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
+
+from upkeep import __version__
 from upkeep.agents import api_probe, events, fleet
 from upkeep.agents.exposition import OPENMETRICS, TEXT_004
 from upkeep.agents.limits import BodyLimit
 from upkeep.agents.runtime import Agent
 from upkeep.dashboards import web
-from upkeep.policies import api_incidents, api_policies
-
-from upkeep import __version__
 from upkeep.kit.auth import require_reader
+from upkeep.policies import api_incidents, api_policies
 
 log = logging.getLogger(__name__)
 core = APIRouter()

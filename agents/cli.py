@@ -42,7 +42,6 @@ def setup_logging(level: str = "info") -> None:
 
 def _check_config(args: argparse.Namespace) -> int:
     from upkeep.agents.config_security import warn_if_exposed
-
     from upkeep.config import check_listen
 
     try:

@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 from upkeep.agents.fleet import render, target_groups, write_atomically
-
 from upkeep.config.fleet import load_inventory
 from upkeep.kit.cli import EXIT_CONFIG, EXIT_OK
 

@@ -44,9 +44,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from upkeep.collectors.ups_model import STATUS_FLAGS
 
 from upkeep import events as ev
+from upkeep.collectors.ups_model import STATUS_FLAGS
 from upkeep.errors import StoreError
 from upkeep.events import Event
 from upkeep.kit.auth import require_reader

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.openmetrics import exposition as om
-from upkeep.agents.store import StateStore
 
 from upkeep import __version__
+from upkeep.agents.store import StateStore
 from upkeep.metrics import METRICS, MetricSpec, Sample, gauge, sample
 
 log = logging.getLogger(__name__)

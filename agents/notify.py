@@ -37,7 +37,6 @@ from urllib.parse import urlsplit
 from upkeep.agents.events import find_recorder
 from upkeep.agents.notify_templates import Language, document, render
 from upkeep.agents.outbox import Item, Outbox
-
 from upkeep.config.base import reveal
 from upkeep.config.notify import CommandConfig, EmailConfig, NotifyConfig, WebhookConfig
 from upkeep.errors import StoreError

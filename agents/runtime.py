@@ -17,11 +17,11 @@ from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+
 from upkeep.agents.exposition import MetricsCache
 from upkeep.agents.services import Service, service_factories
 from upkeep.agents.store import StateStore
 from upkeep.collectors.base import Collector, Target, build_collectors
-
 from upkeep.config import Config
 from upkeep.errors import CollectorError, StoreError
 from upkeep.kit.db import Database, db_path

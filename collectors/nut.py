@@ -32,7 +32,6 @@ from upkeep.collectors.ups_model import (
     selftest_from_text,
     ups_samples,
 )
-
 from upkeep.config import Config
 from upkeep.config.ups import NutConfig, UpsConfig
 from upkeep.errors import CollectorError, PollTimeout, ProtocolError, TargetUnreachable

@@ -88,9 +88,8 @@ def kpi(agent: Agent) -> Part:
 def kpi_thresholds(agent: Agent) -> list[tuple[int, float]] | None:
     """(level, hours) of the scale in force this fiscal year, best level first."""
     try:
-        from upkeep.policies.kpi import scale_for, scales_from_config
-
         from upkeep.kit.thai import fiscal_year
+        from upkeep.policies.kpi import scale_for, scales_from_config
 
         scale = scale_for(fiscal_year(time.time()),
                           scales_from_config(agent.config.policies.kpi))
@@ -184,9 +183,8 @@ def build_report(agent: Agent, kind: str) -> Any:
     if kind == "status":
         return status_report(agent)
     if kind == "kpi":
-        from upkeep.policies import kpi_report
-
         from upkeep.kit.thai import fiscal_year
+        from upkeep.policies import kpi_report
 
         ledger = _service(agent, "kpi").ledger
         if ledger is None:

@@ -13,6 +13,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from upkeep.errors import StoreError
+from upkeep.kit.auth import Writer, require_reader
+from upkeep.kit.thai import BANGKOK, fiscal_year, fiscal_year_bounds
 from upkeep.policies.incidents import (
     Incident,
     Ledger,
@@ -21,10 +25,6 @@ from upkeep.policies.incidents import (
     grade_year,
     incident_row,
 )
-
-from upkeep.errors import StoreError
-from upkeep.kit.auth import Writer, require_reader
-from upkeep.kit.thai import BANGKOK, fiscal_year, fiscal_year_bounds
 
 router = APIRouter(prefix="/api/v1")
 

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
+
+from upkeep.errors import StoreError
+from upkeep.kit.auth import Writer, require_reader
 from upkeep.policies.assets import classify, date_fiscal_year, end_of_life, today_bangkok
 from upkeep.policies.assets_import import AssetFileError, parse_date
 from upkeep.policies.attestations import AttestationError
 from upkeep.policies.checklist_service import ChecklistService
-
-from upkeep.errors import StoreError
-from upkeep.kit.auth import Writer, require_reader
 
 if TYPE_CHECKING:
     from upkeep.policies.assets_service import AssetsService

@@ -14,6 +14,19 @@ import argparse
 from dataclasses import dataclass
 from datetime import date
 
+from upkeep.config import Config
+from upkeep.config.policy_assets import AssetsConfig
+from upkeep.errors import StoreError
+from upkeep.kit.cli import EXIT_OK, UsageError, with_config
+from upkeep.kit.db import Database, db_path
+from upkeep.kit.thai import (
+    baht_text,
+    fiscal_year_label,
+    fiscal_year_period,
+    format_baht,
+    format_date,
+    format_datetime,
+)
 from upkeep.policies.assets import (
     Asset,
     AssetRegister,
@@ -36,20 +49,6 @@ from upkeep.policies.render import (
     render,
 )
 from upkeep.policies.report_args import add_output_args, output_format
-
-from upkeep.config import Config
-from upkeep.config.policy_assets import AssetsConfig
-from upkeep.errors import StoreError
-from upkeep.kit.cli import EXIT_OK, UsageError, with_config
-from upkeep.kit.db import Database, db_path
-from upkeep.kit.thai import (
-    baht_text,
-    fiscal_year_label,
-    fiscal_year_period,
-    format_baht,
-    format_date,
-    format_datetime,
-)
 
 CLASS_TEXT: dict[str, T] = {
     "ups": T("เครื่องสำรองไฟฟ้า (UPS)", "UPS unit"),

@@ -13,12 +13,11 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from upkeep.policies.assets import STATES, AssetRegister, end_of_life, state_now, today_bangkok
-from upkeep.policies.assets_discovery import Discovered, host_asset, read_dmi, ups_assets
-
 from upkeep.errors import StoreError
 from upkeep.kit.thai import BANGKOK
 from upkeep.metrics import Sample, gauge, sample
+from upkeep.policies.assets import STATES, AssetRegister, end_of_life, state_now, today_bangkok
+from upkeep.policies.assets_discovery import Discovered, host_asset, read_dmi, ups_assets
 from upkeep.reading import Reading
 
 if TYPE_CHECKING:

@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from upkeep.policies.checklist import ChecklistResult
-
 from upkeep.kit.db import Database
+from upkeep.policies.checklist import ChecklistResult
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS checklist_assessment (

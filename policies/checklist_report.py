@@ -11,6 +11,10 @@ import argparse
 import sys
 import time
 
+from upkeep.config import Config
+from upkeep.errors import ConfigError, StoreError
+from upkeep.kit.cli import EXIT_OK, UsageError, with_config
+from upkeep.kit.thai import format_date, format_datetime
 from upkeep.policies.checklist import STATUSES, ChecklistResult, ControlResult
 from upkeep.policies.render import (
     Cell,
@@ -24,11 +28,6 @@ from upkeep.policies.render import (
     render,
 )
 from upkeep.policies.report_args import add_output_args, output_format
-
-from upkeep.config import Config
-from upkeep.errors import ConfigError, StoreError
-from upkeep.kit.cli import EXIT_OK, UsageError, with_config
-from upkeep.kit.thai import format_date, format_datetime
 
 STATUS_TEXT: dict[str, T] = {
     "pass": T("ผ่าน", "pass"), "fail": T("ไม่ผ่าน", "fail"),

@@ -15,14 +15,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from upkeep.policies.attestations import Attestation, AttestationLedger
-from upkeep.policies.checklist import STATUSES, Catalogue, ChecklistResult, evaluate, load_catalogue
-from upkeep.policies.checklist_history import AssessmentLedger
-
 from upkeep.config import Config
 from upkeep.errors import ConfigError, StoreError
 from upkeep.kit.thai import BANGKOK
 from upkeep.metrics import Sample, gauge, sample
+from upkeep.policies.attestations import Attestation, AttestationLedger
+from upkeep.policies.checklist import STATUSES, Catalogue, ChecklistResult, evaluate, load_catalogue
+from upkeep.policies.checklist_history import AssessmentLedger
 
 if TYPE_CHECKING:
     from upkeep.kit.agent import AgentView

@@ -6,6 +6,10 @@ import argparse
 import json
 import sys
 
+from upkeep.config import Config
+from upkeep.errors import StoreError
+from upkeep.kit.cli import EXIT_DOWN, EXIT_OK, UsageError, add_config_arg, with_config
+from upkeep.kit.db import Database, db_path
 from upkeep.policies.assets import (
     AssetRegister,
     classify,
@@ -14,11 +18,6 @@ from upkeep.policies.assets import (
     today_bangkok,
 )
 from upkeep.policies.assets_import import AssetFileError
-
-from upkeep.config import Config
-from upkeep.errors import StoreError
-from upkeep.kit.cli import EXIT_DOWN, EXIT_OK, UsageError, add_config_arg, with_config
-from upkeep.kit.db import Database, db_path
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -16,16 +16,16 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 import httpx
-from upkeep.policies.assets import today_bangkok
-from upkeep.policies.assets_import import parse_date
-from upkeep.policies.attestations import ATTEST_STATUSES, AttestationError, AttestationLedger
-from upkeep.policies.checklist import ChecklistResult, evaluate, load_catalogue
-from upkeep.policies.checklist_service import evidence_dir
 
 from upkeep.config import Config, reveal
 from upkeep.errors import ConfigError, StoreError
 from upkeep.kit.cli import EXIT_CONFIG, EXIT_DOWN, EXIT_OK, UsageError, add_config_arg, with_config
 from upkeep.kit.db import Database, db_path
+from upkeep.policies.assets import today_bangkok
+from upkeep.policies.assets_import import parse_date
+from upkeep.policies.attestations import ATTEST_STATUSES, AttestationError, AttestationLedger
+from upkeep.policies.checklist import ChecklistResult, evaluate, load_catalogue
+from upkeep.policies.checklist_service import evidence_dir
 from upkeep.reading import Reading
 
 

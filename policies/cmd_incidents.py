@@ -16,14 +16,6 @@ import time
 from datetime import datetime
 from typing import Any
 
-from upkeep.policies.incidents import (
-    CAUSE_CATEGORIES,
-    Ledger,
-    LedgerError,
-    all_windows,
-    incident_row,
-)
-
 from upkeep.config import Config
 from upkeep.errors import StoreError
 from upkeep.kit.cli import EXIT_CONFIG, EXIT_OK, Failed, UsageError, add_config_arg, with_config
@@ -33,6 +25,13 @@ from upkeep.kit.thai import (
     fiscal_year_bounds,
     format_datetime,
     format_duration,
+)
+from upkeep.policies.incidents import (
+    CAUSE_CATEGORIES,
+    Ledger,
+    LedgerError,
+    all_windows,
+    incident_row,
 )
 
 

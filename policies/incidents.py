@@ -24,6 +24,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from upkeep.config.policy_kpi import KpiConfig
+from upkeep.errors import UpkeepError
+from upkeep.kit.db import Database, db_path
+from upkeep.kit.thai import fiscal_year, fiscal_year_bounds
 from upkeep.policies.detector import Event
 from upkeep.policies.kpi import (
     Grade,
@@ -39,11 +43,6 @@ from upkeep.policies.kpi import (
     scales_from_config,
     system_year,
 )
-
-from upkeep.config.policy_kpi import KpiConfig
-from upkeep.errors import UpkeepError
-from upkeep.kit.db import Database, db_path
-from upkeep.kit.thai import fiscal_year, fiscal_year_bounds
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS incident (

@@ -13,6 +13,16 @@ import argparse
 import time
 from pathlib import Path
 
+from upkeep.config import Config
+from upkeep.errors import StoreError
+from upkeep.kit.cli import EXIT_OK, Failed, UsageError, add_config_arg, with_config
+from upkeep.kit.thai import (
+    fiscal_year,
+    fiscal_year_label,
+    fiscal_year_period,
+    format_datetime,
+    format_duration,
+)
 from upkeep.policies.incidents import CAUSE_CATEGORIES, Incident, Ledger, YearView, grade_year
 from upkeep.policies.kpi import (
     LEVELS,
@@ -33,17 +43,6 @@ from upkeep.policies.render import (
     T,
     Table,
     render,
-)
-
-from upkeep.config import Config
-from upkeep.errors import StoreError
-from upkeep.kit.cli import EXIT_OK, Failed, UsageError, add_config_arg, with_config
-from upkeep.kit.thai import (
-    fiscal_year,
-    fiscal_year_label,
-    fiscal_year_period,
-    format_datetime,
-    format_duration,
 )
 
 DAYS_TH = {5: "ครึ่งวัน", 4: "1 วัน", 3: "1.5 วัน", 2: "2 วัน", 1: "2.5 วัน"}

@@ -26,6 +26,10 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from upkeep.config.systems import split_check
+from upkeep.errors import StoreError
+from upkeep.kit.thai import fiscal_year
+from upkeep.metrics import Sample, gauge, sample
 from upkeep.policies.detector import Detector, DetectorParams, Outage
 from upkeep.policies.incidents import Ledger, all_windows, grade_year
 from upkeep.policies.kpi import (
@@ -35,11 +39,6 @@ from upkeep.policies.kpi import (
     scales_from_config,
 )
 from upkeep.policies.systems import system_up, watches
-
-from upkeep.config.systems import split_check
-from upkeep.errors import StoreError
-from upkeep.kit.thai import fiscal_year
-from upkeep.metrics import Sample, gauge, sample
 from upkeep.reading import Reading
 
 if TYPE_CHECKING:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from upkeep.policies.render import FORMATS
-
 from upkeep.kit.cli import add_config_arg
+from upkeep.policies.render import FORMATS
 
 
 def add_output_args(parser: argparse.ArgumentParser) -> None:

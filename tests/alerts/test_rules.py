@@ -359,7 +359,6 @@ def test_rule_metrics_are_declared_by_the_code() -> None:
     import upkeep.agents.exposition  # noqa: F401 - declares upkeep_up and friends
     from upkeep.agents.services import service_factories
     from upkeep.collectors.base import load_all
-
     from upkeep.metrics import METRICS
 
     load_all()

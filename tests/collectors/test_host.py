@@ -7,10 +7,10 @@ import threading
 import time
 
 import pytest
-from upkeep.collectors import host
-from upkeep.collectors.base import Target
 
 from tests.support import wait_for
+from upkeep.collectors import host
+from upkeep.collectors.base import Target
 from upkeep.config import parse_config
 
 

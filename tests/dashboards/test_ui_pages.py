@@ -17,14 +17,14 @@ import bcrypt
 import httpx
 import pytest
 from fastapi import FastAPI
+
 from upkeep.agents.app import create_app
 from upkeep.agents.runtime import Agent
 from upkeep.collectors.ups_model import SELFTEST_RESULTS, UpsSnapshot, info_from_snapshot
-from upkeep.dashboards import i18n, web_data, web_pages
-from upkeep.policies.checklist import STATUSES
-
 from upkeep.config import parse_config
+from upkeep.dashboards import i18n, web_data, web_pages
 from upkeep.events import EVENT_KINDS
+from upkeep.policies.checklist import STATUSES
 from upkeep.reading import Reading
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from upkeep.agents.cli import main
 
+from upkeep.agents.cli import main
 from upkeep.config import Config
 from upkeep.kit.cli import (
     EXIT_CONFIG,

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
+
+from upkeep.config.policy_assets import AssetsConfig, ServiceLife
+from upkeep.kit.db import Database
 from upkeep.policies.assets import (
     Asset,
     AssetRegister,
@@ -18,9 +21,6 @@ from upkeep.policies.assets import (
 )
 from upkeep.policies.assets_discovery import host_asset, read_dmi, ups_assets
 from upkeep.policies.assets_import import AssetFileError
-
-from upkeep.config.policy_assets import AssetsConfig, ServiceLife
-from upkeep.kit.db import Database
 from upkeep.reading import Reading
 
 

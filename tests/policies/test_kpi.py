@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
+from upkeep.kit.thai import BANGKOK
 from upkeep.policies.kpi import (
     DEFAULT_SCALE,
     IncidentFacts,
@@ -18,8 +20,6 @@ from upkeep.policies.kpi import (
     scale_for,
     system_year,
 )
-
-from upkeep.kit.thai import BANGKOK
 
 H = 3600
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from upkeep.policies.detector import Detector, DetectorParams, Outage, detect
-from upkeep.policies.kpi import DEFAULT_SCALE, IncidentFacts, grade_incident
 
 from upkeep.kit.thai import BANGKOK
+from upkeep.policies.detector import Detector, DetectorParams, Outage, detect
+from upkeep.policies.kpi import DEFAULT_SCALE, IncidentFacts, grade_incident
 
 MIN = 60.0
 DAY = (2025, 3, 10)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
+
+from tests.support import REPO, need_binary
 from upkeep.policies.render import (
     Column,
     Line,
@@ -22,8 +24,6 @@ from upkeep.policies.render import (
     render,
     render_bytes,
 )
-
-from tests.support import REPO, need_binary
 
 # classic stacking cases (policy.md section 5): tone mark over an upper vowel
 STACKING = "ที่ นี้ หนี้ เยิ้ม ผู้ใช้ กองทุนยุติธรรม"
