@@ -36,7 +36,7 @@ STATUS_TEXT: dict[str, T] = {
     "not-applicable": T("ไม่เกี่ยวข้อง", "not applicable"), "error": T("ตรวจสอบไม่ได้", "error"),
 }
 
-#: the plan's ladder for project 11 (shared/CONTEXT.md)
+#: the five-level success ladder of project 11 in the office's Digital Action Plan
 LADDER: dict[int, T] = {
     1: T("ศึกษากฎหมายและระเบียบด้านความมั่นคงปลอดภัยของระบบสารสนเทศ",
          "Study the laws and regulations on information-system security"),

@@ -1,6 +1,6 @@
 """The incident ledger in the agent's SQLite file.
 
-Tables (policy.md section 6.1, trimmed to what upkeep uses):
+Tables (docs/background.md section 1.3: trimmed to what upkeep uses):
 
 - ``incident``: one row per outage of a system, opened automatically from the detector
   (``source`` auto), entered by people (manual) or reconstructed from Prometheus (rebuilt).

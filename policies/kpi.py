@@ -1,4 +1,4 @@
-"""The outage-recovery KPI, as pure functions (policy.md sections 1.3, 1.4 and 8).
+"""The outage-recovery KPI, as pure functions (docs/background.md section 1).
 
 - An incident's duration is ``restored - started`` minus the time it overlaps approved
   maintenance windows (wall clock, not business hours). Its level is the best level whose

@@ -1,6 +1,6 @@
 """The Prometheus rules in alerts/: promtool checks, promtool unit tests, and our conventions.
 
-Conventions (monitoring-mixin style, reference alerts-dashboards.md §1): CamelCase names with
+Conventions (monitoring-mixin style): CamelCase names with
 an area prefix; severity critical / warning / info; summary (a sentence), description and
 runbook_url (docs/runbooks.md#<lower-cased name>, a section in Thai and English); summary_th
 and description_th in Thai (issue 7: Thai and English wherever people read) with the same

@@ -1,4 +1,4 @@
-"""KPI grading: policy.md section 8 scenarios 1, 2, 3, 4, 6 and 8 with their exact numbers."""
+"""KPI grading: docs/background.md section 1.2, scenarios 1, 2, 3, 4, 6 and 8 with their exact numbers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The outage state machine: policy.md section 8 scenarios 5 (flapping) and 7 (data gaps)."""
+"""The outage state machine: docs/background.md section 1.2, scenarios 5 (flapping) and 7 (data gaps)."""
 
 from __future__ import annotations
 

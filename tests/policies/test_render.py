@@ -25,7 +25,7 @@ from upkeep.policies.render import (
     render_bytes,
 )
 
-# classic stacking cases (policy.md section 5): tone mark over an upper vowel
+# classic stacking cases (docs/background.md section 2): tone mark over an upper vowel
 STACKING = "ที่ นี้ หนี้ เยิ้ม ผู้ใช้ กองทุนยุติธรรม"
 
 
