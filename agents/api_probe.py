@@ -34,10 +34,10 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from upkeep.agents.auth import require_reader
-from upkeep.agents.exposition import POLL_DURATION, POLL_ERROR, TEXT_004, UP, render_samples
 
+from upkeep.agents.exposition import POLL_DURATION, POLL_ERROR, TEXT_004, UP, render_samples
 from upkeep.config.websites import ExpectConfig, WebsiteConfig, check_url
+from upkeep.kit.auth import require_reader
 from upkeep.metrics import sample
 
 if TYPE_CHECKING:

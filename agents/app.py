@@ -11,12 +11,15 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from prometheus_client.exposition import choose_encoder, gzip_accepted
-from upkeep.agents.auth import require_reader
+
+from upkeep import __version__
+from upkeep.agents import api_probe, events, fleet
 from upkeep.agents.exposition import OPENMETRICS, TEXT_004
 from upkeep.agents.limits import BodyLimit
 from upkeep.agents.runtime import Agent
-
-from upkeep import __version__
+from upkeep.dashboards import web
+from upkeep.kit.auth import require_reader
+from upkeep.policies import api_incidents, api_policies
 
 log = logging.getLogger(__name__)
 core = APIRouter()
@@ -61,12 +64,8 @@ async def targets(request: Request) -> dict[str, Any]:
 
 
 def extra_routers() -> list[APIRouter]:
-    """Routers of the other rooms, imported here (explicitly, no scanning) so each room's
-    module can itself import from the agent without a cycle."""
-    from upkeep.agents import api_probe, events, fleet
-    from upkeep.dashboards import web
-    from upkeep.policies import api_incidents, api_policies
-
+    """The routers of the agent's own parts and of the rooms below it (an explicit list, no
+    scanning); they see the agent as ``upkeep.kit.agent.AgentView``."""
     return [
         fleet.router,  # /api/v1/sd, /api/v1/debug/runtime
         events.router,  # /api/v1/events

@@ -1,7 +1,8 @@
 """The ``upkeep`` command line.
 
-Exit codes: 0 success, 1 something monitored is down (``probe``), 2 bad config or usage.
-Each subcommand lives in a module with ``add_parser(subparsers)``; the list is explicit.
+Exit codes: 0 success, 1 something monitored is down (``probe``), 2 bad config or usage
+(the conventions, shared by every room's commands, are in ``upkeep.kit.cli``). Each subcommand
+lives in a module with ``add_parser(subparsers)``; the list is explicit.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from importlib import import_module
 
 from upkeep import __version__
-from upkeep.config import Config, ConfigError, default_config, load_config
+from upkeep.config import ConfigError, load_config
+from upkeep.kit.cli import EXIT_CONFIG, EXIT_OK, print_config_error, run_command
 
 #: modules contributing subcommands, in help order
 COMMAND_MODULES = [
@@ -25,8 +27,6 @@ COMMAND_MODULES = [
     "upkeep.policies.cmd_report",
     "upkeep.policies.cmd_incidents",
 ]
-
-EXIT_OK, EXIT_DOWN, EXIT_CONFIG = 0, 1, 2
 
 
 def setup_logging(level: str = "info") -> None:
@@ -40,41 +40,8 @@ def setup_logging(level: str = "info") -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def print_config_error(err: ConfigError, source: str) -> None:
-    print(f"upkeep: invalid configuration in {source}:", file=sys.stderr)
-    for location, message in err.problems:
-        print(f"  {location}: {message}" if location else f"  {message}", file=sys.stderr)
-
-
-def config_from_args(args: argparse.Namespace) -> Config:
-    """Load ``-c FILE`` or the embedded default; raises ConfigError."""
-    path = getattr(args, "config", None)
-    return load_config(path) if path else default_config()
-
-
-def add_config_arg(parser: argparse.ArgumentParser, *, required: bool = False) -> None:
-    parser.add_argument("-c", "--config", metavar="FILE", required=required,
-                        help="YAML config file (default: the embedded default config)")
-
-
-def with_config(func: Callable[[argparse.Namespace, Config], int]
-                ) -> Callable[[argparse.Namespace], int]:
-    """Wrap a command: load the config first, exit 2 naming every problem when invalid."""
-
-    def run(args: argparse.Namespace) -> int:
-        try:
-            config = config_from_args(args)
-        except ConfigError as err:
-            print_config_error(err, getattr(args, "config", None) or "<embedded default>")
-            return EXIT_CONFIG
-        return func(args, config)
-
-    return run
-
-
 def _check_config(args: argparse.Namespace) -> int:
     from upkeep.agents.config_security import warn_if_exposed
-
     from upkeep.config import check_listen
 
     try:
@@ -112,8 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_CONFIG
     setup_logging(args.log_level)
-    result: int = args.func(args)
-    return result
+    return run_command(args.func, args)
 
 
 if __name__ == "__main__":

@@ -8,11 +8,10 @@ import json
 import sys
 from collections.abc import Sequence
 
-from upkeep.agents.cli import EXIT_DOWN, EXIT_OK, add_config_arg, with_config
 from upkeep.agents.runtime import poll_target
 from upkeep.collectors.base import build_collectors
-
 from upkeep.config import Config
+from upkeep.kit.cli import EXIT_DOWN, EXIT_OK, add_config_arg, with_config
 from upkeep.reading import Reading
 
 

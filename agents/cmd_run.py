@@ -11,9 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 import uvicorn
+
 from upkeep.agents.app import create_app
-from upkeep.agents.auth import install_web_security
-from upkeep.agents.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, print_config_error, with_config
 from upkeep.agents.config_security import warn_if_exposed
 from upkeep.agents.runtime import Agent
 from upkeep.agents.web_tls import (
@@ -22,8 +21,9 @@ from upkeep.agents.web_tls import (
     san_checking_protocol,
     server_context,
 )
-
 from upkeep.config import Config, ConfigError, check_listen, load_config
+from upkeep.kit.auth import install_web_security
+from upkeep.kit.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, print_config_error, with_config
 
 log = logging.getLogger("upkeep.agents.run")
 

@@ -14,10 +14,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from upkeep.agents.cli import EXIT_CONFIG, EXIT_OK
 from upkeep.agents.fleet import render, target_groups, write_atomically
-
 from upkeep.config.fleet import load_inventory
+from upkeep.kit.cli import EXIT_CONFIG, EXIT_OK
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -44,13 +44,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from upkeep.agents.auth import require_reader
-from upkeep.agents.store import Database
-from upkeep.collectors.ups_model import STATUS_FLAGS
 
 from upkeep import events as ev
+from upkeep.collectors.ups_model import STATUS_FLAGS
 from upkeep.errors import StoreError
-from upkeep.events import Event
+from upkeep.events import Event, PowerEventLog
+from upkeep.kit.auth import require_reader
+from upkeep.kit.db import Database
 from upkeep.metrics import Sample, counter, sample
 from upkeep.reading import Reading
 from upkeep.readings import ups_info
@@ -171,7 +171,7 @@ def transition(ups: str, state: UpsState | None, reading: Reading
     return new, events, changed
 
 
-class EventRecorder:
+class EventRecorder(PowerEventLog):
     name = "events"
 
     def __init__(self, db: Database) -> None:

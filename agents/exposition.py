@@ -28,9 +28,8 @@ import time
 from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass
 
-from upkeep.agents.store import MetricSource, StateStore, TargetState
-
 from upkeep import __version__
+from upkeep.agents.store import MetricSource, StateStore, TargetState
 from upkeep.errors import Reason
 from upkeep.metrics import METRICS, MetricSpec, Sample, gauge, sample
 

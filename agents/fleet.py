@@ -27,9 +27,9 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
-from upkeep.agents.auth import Writer, require_reader
 
 from upkeep.config.fleet import Inventory, load_inventory
+from upkeep.kit.auth import Writer, require_reader
 
 log = logging.getLogger(__name__)
 

@@ -37,12 +37,11 @@ from urllib.parse import urlsplit
 from upkeep.agents.events import find_recorder
 from upkeep.agents.notify_templates import Language, document, render
 from upkeep.agents.outbox import Item, Outbox
-from upkeep.agents.store import Database
-
 from upkeep.config.base import reveal
 from upkeep.config.notify import CommandConfig, EmailConfig, NotifyConfig, WebhookConfig
 from upkeep.errors import StoreError
 from upkeep.events import UPSMON_NAMES, Event
+from upkeep.kit.db import Database
 from upkeep.metrics import Sample, counter, gauge, sample
 
 if TYPE_CHECKING:

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from upkeep.policies.thai import format_datetime, format_duration
-
 from upkeep.events import UPSMON_NAMES, Event
 from upkeep.kit.messages import text
+from upkeep.kit.thai import format_datetime, format_duration
 
 Language = Literal["th", "en", "both"]
 

@@ -16,9 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from upkeep.agents.store import Database
-
 from upkeep.events import Event
+from upkeep.kit.db import Database
 
 log = logging.getLogger(__name__)
 

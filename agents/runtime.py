@@ -14,20 +14,20 @@ import random
 import time
 from dataclasses import replace
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TypeVar
 
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+
 from upkeep.agents.exposition import MetricsCache
 from upkeep.agents.lateness import PollLateness
 from upkeep.agents.services import Service, service_factories
-from upkeep.agents.store import Database, StateStore
+from upkeep.agents.store import StateStore
 from upkeep.collectors.base import Collector, Target, build_collectors
-
 from upkeep.config import Config
 from upkeep.errors import CollectorError, Reason, StoreError
+from upkeep.kit.db import Database, db_path
 from upkeep.parts import PartMissing
 from upkeep.reading import Reading
 
@@ -91,7 +91,7 @@ class Agent:
     # --- lifecycle -------------------------------------------------------------------------
     def open_database(self) -> None:
         try:
-            self.db = Database(Path(self.config.data_dir) / "upkeep.db")
+            self.db = Database(db_path(self.config))
             self.db_error = None
         except StoreError as err:
             # metrics keep flowing without the database; what needs it reports the error

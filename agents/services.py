@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
+from upkeep.agents import events, notify
+from upkeep.policies import assets_service, checklist_service, kpi_service
+
 if TYPE_CHECKING:
     from upkeep.agents.runtime import Agent
 
@@ -26,9 +29,6 @@ ServiceFactory = Callable[["Agent"], "Service | None"]
 
 
 def service_factories() -> list[ServiceFactory]:
-    """Every service factory, in start order (imported here: the services import the agent)."""
-    from upkeep.agents import events, notify
-    from upkeep.policies import assets_service, checklist_service, kpi_service
-
+    """Every service factory, in start order."""
     return [events.factory, notify.factory, checklist_service.checklist_service,
             assets_service.assets_service, kpi_service.factory]

@@ -33,10 +33,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ratio, table  # noqa: E402
-from upkeep.agents.runtime import poll_target  # noqa: E402
-from upkeep.collectors.nut import NutCollector  # noqa: E402
 
 from tests.nut_rig import NutRig  # noqa: E402
+from upkeep.agents.runtime import poll_target  # noqa: E402
+from upkeep.collectors.nut import NutCollector  # noqa: E402
 from upkeep.config.ups import UpsConfig  # noqa: E402
 
 DDL = REPO / "tests" / "fixtures" / "nut-ddl"

@@ -89,7 +89,6 @@ def sims_cpu(sims: list[Any]) -> float:
 def run_upkeep(sims: list[Any], units: int, cycles: int, timeout: float) -> dict[str, float]:
     from upkeep.agents.runtime import poll_target
     from upkeep.collectors.snmp import SnmpCollector
-
     from upkeep.config.ups import SnmpConfig
 
     collector = SnmpCollector([

@@ -69,7 +69,6 @@ def serve(args: argparse.Namespace) -> int:
 
 def upkeep_worker(args: argparse.Namespace) -> int:
     from upkeep.collectors.web import WebCollector
-
     from upkeep.config.websites import ResolverConfig, WebsiteConfig
 
     plan = json.loads(Path(args.plan).read_text())

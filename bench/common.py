@@ -1,7 +1,7 @@
 """Shared helpers for the benchmarks: processes, /proc accounting, ports, tables.
 
 Benchmarks are not tests: they measure and print; goals are judged in bench/RESULTS.md.
-Method: reference host-performance.md section 8 (CPU from /proc/PID/stat utime+stime, which
+Method: docs/background.md section 3 (CPU from /proc/PID/stat utime+stime, which
 includes reaped threads; PSS from smaps_rollup).
 """
 

@@ -7,7 +7,7 @@
 Runs each bench as its own process (their stdout is a markdown section), then the series
 per site and the soak; records the machine, the versions of upkeep's dependencies and of the
 anchors, and a summary of every goal from issues 2, 3 and 4 (and the soak's) with met / NOT
-met, parsed from the benches' "| goal (...) | met |" tables. Method: host-performance.md §8.
+met, parsed from the benches' "| goal (...) | met |" tables. Method: docs/background.md section 3.
 """
 
 from __future__ import annotations
@@ -182,7 +182,7 @@ def main() -> int:
         f"Written by `python bench/run_all.py{' --quick' if args.quick else ''}"
         f"{f' --soak-minutes {soak_minutes:g}' if args.soak_minutes is not None else ''}` "
         f"on {started:%Y-%m-%d %H:%M} UTC; every bench ran its anchor side by side in the "
-        "same run (method: host-performance.md §8). Do not edit by hand.",
+        "same run (method: docs/background.md section 3). Do not edit by hand.",
         "",
     ]
     if args.quick:

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import psutil
-from upkeep.collectors.base import Collector, Target, register
 
+from upkeep.collectors.base import Collector, Target, register
 from upkeep.config import Config, HostConfig
 from upkeep.metrics import MetricSpec, Sample, counter, gauge, sample
 from upkeep.reading import Reading

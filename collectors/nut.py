@@ -39,7 +39,6 @@ from upkeep.collectors.ups_model import (
 from upkeep.collectors.ups_model import (
     summary as summary,  # re-exported: the one UPS summary, whatever the source
 )
-
 from upkeep.config import Config
 from upkeep.config.ups import NutConfig, UpsConfig
 from upkeep.errors import CollectorError, PollTimeout, ProtocolError

@@ -40,7 +40,6 @@ from upkeep.collectors.nut_protocol import (
     quote,
     split_words,
 )
-
 from upkeep.errors import (
     AuthFailed,
     CollectorError,

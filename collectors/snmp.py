@@ -46,6 +46,7 @@ from pysnmp.entity.rfc3413 import cmdgen
 from pysnmp.proto import errind
 from pysnmp.proto.rfc1902 import ObjectName
 from pysnmp.proto.rfc1905 import EndOfMibView, NoSuchInstance, NoSuchObject
+
 from upkeep.collectors.base import Collector, Target, register
 from upkeep.collectors.snmp_mibs import (
     DETECT_OIDS,
@@ -58,7 +59,6 @@ from upkeep.collectors.snmp_mibs import (
     choose_profile,
 )
 from upkeep.collectors.ups_model import info_from_snapshot, ups_samples
-
 from upkeep.config import Config
 from upkeep.config.ups import SnmpConfig
 from upkeep.errors import AuthFailed, CollectorError, PollTimeout, ProtocolError, Reason

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from upkeep.collectors.ups_model import UpsSnapshot, date_timestamp, parse_ups_date
-
 from upkeep.errors import ProtocolError
 
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"

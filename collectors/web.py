@@ -70,7 +70,6 @@ from upkeep.collectors.base import Collector, Target, register
 from upkeep.collectors.web_dns import make_resolver
 from upkeep.collectors.web_probe import FetchResult, Prober, SiteResult
 from upkeep.collectors.web_tls import PROBLEMS, VERSIONS
-
 from upkeep.config import Config
 from upkeep.config.websites import ResolverConfig, WebsiteConfig
 from upkeep.metrics import Sample, gauge, sample

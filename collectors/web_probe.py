@@ -17,7 +17,6 @@ from urllib.parse import urljoin, urlsplit
 from upkeep.collectors import web_dns, web_http, web_tls
 from upkeep.collectors.web_http import HttpResponse, ProbeFailure
 from upkeep.collectors.web_tls import CertFacts
-
 from upkeep.config.websites import ExpectConfig, PolicyPageConfig, WebsiteConfig
 
 _REDIRECTS = (301, 302, 303, 307, 308)

@@ -1,7 +1,7 @@
 """Thai and English labels for the built-in UI, and dates in each language's calendar.
 
 Thai shows Buddhist-Era dates (``25 พ.ย. 2569``) and English the Common Era
-(``25 Nov 2026``), both in Bangkok time: the formatting itself is ``upkeep.policies.thai``'s,
+(``25 Nov 2026``), both in Bangkok time: the formatting itself is ``upkeep.kit.thai``'s,
 the one place those rules live. The words themselves are in ``upkeep.kit.messages``, the one
 Thai/English catalogue the UI shares with the reports and notifications.
 """
@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from datetime import date as _date
 
-from upkeep.policies import thai
-
-from upkeep.kit import messages
+from upkeep.kit import messages, thai
 from upkeep.kit.messages import Lang as Lang  # re-exported for the pages
 
 LANGS: tuple[Lang, ...] = ("th", "en")

@@ -16,11 +16,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from upkeep.agents.auth import require_reader
+
 from upkeep.dashboards import web_actions, web_pages, web_parts
 from upkeep.dashboards.i18n import LANGS, Lang, label, pick_lang
 from upkeep.dashboards.i18n import datetime as fdatetime
 from upkeep.dashboards.templating import render
+from upkeep.kit.auth import require_reader
 
 router = APIRouter(dependencies=[Depends(require_reader)], include_in_schema=False)
 

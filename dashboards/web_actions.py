@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from markupsafe import Markup
+
 from upkeep.dashboards.i18n import Lang, label
 from upkeep.dashboards.templating import render
 

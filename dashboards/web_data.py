@@ -21,7 +21,7 @@ from upkeep.reading import Reading
 from upkeep.readings import UpsInfo, ups_info_of
 
 if TYPE_CHECKING:
-    from upkeep.agents.runtime import Agent
+    from upkeep.kit.agent import AgentView as Agent
 
 log = logging.getLogger(__name__)
 

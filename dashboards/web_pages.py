@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup, escape
+
 from upkeep.dashboards import web_data as data
 from upkeep.dashboards import web_parts as parts
 from upkeep.dashboards.i18n import Lang, label
@@ -22,7 +23,7 @@ from upkeep.dashboards.i18n import datetime as fdatetime
 from upkeep.dashboards.i18n import duration as fduration
 
 if TYPE_CHECKING:
-    from upkeep.agents.runtime import Agent
+    from upkeep.kit.agent import AgentView as Agent
 
 
 def e(value: object) -> Markup:
@@ -256,7 +257,7 @@ def incidents(agent: Agent, lang: Lang) -> Markup:
         out.append(html('<p class="missing" role="note">{}</p>', label("no_systems", lang)))
         return join(out)
     kpi = parts.kpi(agent)
-    from upkeep.policies.thai import fiscal_year
+    from upkeep.kit.thai import fiscal_year
 
     out.append(html("<h2>KPI — {}</h2>", label("fy", lang, n=fiscal_year(time.time()))))
     if not kpi.available:

@@ -11,9 +11,11 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from upkeep.agents.events import EventRecorder
 from upkeep.dashboards import web_data as data
 from upkeep.dashboards.web_data import Part, part
+from upkeep.events import PowerEventLog
+from upkeep.kit.thai import fiscal_year
+from upkeep.parts import PartMissing
 from upkeep.policies import assets as assets_mod
 from upkeep.policies.assets_service import AssetsService
 from upkeep.policies.checklist import ChecklistResult
@@ -21,12 +23,9 @@ from upkeep.policies.checklist_service import ChecklistService
 from upkeep.policies.incidents import YearView, grade_year
 from upkeep.policies.kpi import scale_for, scales_from_config
 from upkeep.policies.kpi_service import KpiService
-from upkeep.policies.thai import fiscal_year
-
-from upkeep.parts import PartMissing
 
 if TYPE_CHECKING:
-    from upkeep.agents.runtime import Agent
+    from upkeep.kit.agent import AgentView as Agent
 
 FORMATS = ("pdf", "xlsx", "csv", "json")
 #: report kind -> label key; "status" is the UI's own snapshot of what the agent sees now
@@ -40,7 +39,7 @@ REPORT_SERVICES: dict[str, type[Any]] = {"kpi": KpiService, "checklist": Checkli
 def events(agent: Agent) -> Part:
     def load() -> list[dict[str, Any]]:
         try:
-            recorder = agent.service(EventRecorder)
+            recorder = agent.service(PowerEventLog)
         except PartMissing:
             raise PartMissing(agent.db_error or "power events are not recorded") from None
         return [e.to_json() for e in recorder.events(limit=50)]
@@ -201,6 +200,7 @@ def build_report(agent: Agent, kind: str) -> Any:
     if kind == "status":
         return status_report(agent)
     if kind == "kpi":
+        from upkeep.kit.thai import fiscal_year
         from upkeep.policies import kpi_report
 
         return kpi_report.build_report(agent.config, _ledger(agent), fiscal_year(now), now)

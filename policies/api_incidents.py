@@ -13,7 +13,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from upkeep.agents.auth import Writer, require_reader
+
+from upkeep.errors import StoreError
+from upkeep.kit.auth import Writer, require_reader
+from upkeep.kit.thai import BANGKOK, fiscal_year, fiscal_year_bounds
 from upkeep.policies.incidents import (
     Incident,
     Ledger,
@@ -22,9 +25,6 @@ from upkeep.policies.incidents import (
     grade_year,
     incident_row,
 )
-from upkeep.policies.thai import BANGKOK, fiscal_year, fiscal_year_bounds
-
-from upkeep.errors import StoreError
 
 router = APIRouter(prefix="/api/v1")
 

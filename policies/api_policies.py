@@ -16,16 +16,16 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
-from upkeep.agents.auth import Writer, require_reader
+
+from upkeep.errors import StoreError
+from upkeep.kit.auth import Writer, require_reader
+from upkeep.parts import HasServices, PartMissing
 from upkeep.policies.assets import classify, date_fiscal_year, end_of_life, today_bangkok
 from upkeep.policies.assets_import import AssetFileError, parse_date
 from upkeep.policies.assets_service import AssetsService
 from upkeep.policies.attestations import AttestationError
 from upkeep.policies.checklist import check_attestable
 from upkeep.policies.checklist_service import ChecklistService
-
-from upkeep.errors import StoreError
-from upkeep.parts import HasServices, PartMissing
 
 S = TypeVar("S")
 

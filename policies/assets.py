@@ -21,7 +21,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from upkeep.agents.store import Database
+from upkeep.config.policy_assets import AssetsConfig
+from upkeep.kit.db import Database
+from upkeep.kit.thai import BANGKOK, fiscal_year_start
 from upkeep.policies.assets_import import (
     ParsedRow,
     Rejection,
@@ -29,9 +31,6 @@ from upkeep.policies.assets_import import (
     read_table,
     validate_row,
 )
-from upkeep.policies.thai import BANGKOK, fiscal_year_start
-
-from upkeep.config.policy_assets import AssetsConfig
 
 log = logging.getLogger(__name__)
 

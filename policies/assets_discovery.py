@@ -14,7 +14,6 @@ from pathlib import Path
 
 from upkeep.policies.assets import iso_from_timestamp
 from upkeep.policies.assets_import import normalize_serial
-
 from upkeep.reading import Reading
 from upkeep.readings import ups_info
 

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from upkeep.collectors.ups_model import PLACEHOLDER_DATES
-
 from upkeep.config.policy_assets import ASSET_CLASSES
 from upkeep.errors import UpkeepError
 

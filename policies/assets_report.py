@@ -11,13 +11,22 @@ year after.
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
-from upkeep.agents.cli import EXIT_CONFIG, EXIT_OK, with_config
-from upkeep.agents.store import Database
+from upkeep.config import Config
+from upkeep.config.policy_assets import AssetsConfig
+from upkeep.errors import StoreError
+from upkeep.kit.cli import EXIT_OK, UsageError, with_config
+from upkeep.kit.db import Database, db_path
+from upkeep.kit.thai import (
+    baht_text,
+    fiscal_year_label,
+    fiscal_year_period,
+    format_baht,
+    format_date,
+    format_datetime,
+)
 from upkeep.policies.assets import (
     Asset,
     AssetRegister,
@@ -40,18 +49,6 @@ from upkeep.policies.render import (
     render,
 )
 from upkeep.policies.report_args import add_output_args, output_format
-from upkeep.policies.thai import (
-    baht_text,
-    fiscal_year_label,
-    fiscal_year_period,
-    format_baht,
-    format_date,
-    format_datetime,
-)
-
-from upkeep.config import Config
-from upkeep.config.policy_assets import AssetsConfig
-from upkeep.errors import StoreError
 
 CLASS_TEXT: dict[str, T] = {
     "ups": T("เครื่องสำรองไฟฟ้า (UPS)", "UPS unit"),
@@ -257,7 +254,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         if not 2500 <= fiscal_year <= 2700:
             raise ValueError(f"--fiscal-year {fiscal_year} is not a Buddhist-Era year "
                              "(e.g. 2569)")
-        register = AssetRegister(Database(Path(config.data_dir) / "upkeep.db"))
+        register = AssetRegister(Database(db_path(config)))
         try:
             assets = register.assets()
         finally:
@@ -265,7 +262,6 @@ def run(args: argparse.Namespace, config: Config) -> int:
         report = build_report(assets, config, fiscal_year, as_of, time.time())
         path = render(report, fmt, args.lang, args.output)
     except (ValueError, StoreError, RenderError) as err:
-        print(f"upkeep: {err}", file=sys.stderr)
-        return EXIT_CONFIG
+        raise UsageError(str(err)) from err
     print(f"wrote {path} ({fmt}, {args.lang}, fiscal year {fiscal_year})")
     return EXIT_OK

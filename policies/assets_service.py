@@ -13,16 +13,15 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from upkeep.errors import StoreError
+from upkeep.kit.thai import BANGKOK
+from upkeep.metrics import Sample, gauge, sample
 from upkeep.policies.assets import STATES, AssetRegister, end_of_life, state_now, today_bangkok
 from upkeep.policies.assets_discovery import Discovered, host_asset, read_dmi, ups_assets
-from upkeep.policies.thai import BANGKOK
-
-from upkeep.errors import StoreError
-from upkeep.metrics import Sample, gauge, sample
 from upkeep.reading import Reading
 
 if TYPE_CHECKING:
-    from upkeep.agents.runtime import Agent
+    from upkeep.kit.agent import AgentView
 
 log = logging.getLogger(__name__)
 _R = "policies"
@@ -40,7 +39,7 @@ ASSETS = gauge("upkeep_assets", "Assets in the register by class and end-of-life
 class AssetsService:
     name = "assets"
 
-    def __init__(self, agent: Agent, register: AssetRegister) -> None:
+    def __init__(self, agent: AgentView, register: AssetRegister) -> None:
         self.agent = agent
         self.register = register
         self._seen: dict[str, dict[str, str]] = {}
@@ -48,7 +47,7 @@ class AssetsService:
         self._cache: list[Sample] = []
         self._cached_at = float("-inf")
 
-    async def start(self, agent: Agent) -> None:
+    async def start(self, agent: AgentView) -> None:
         if agent.config.policies.assets.discovery:
             agent.store.subscribe(self.on_reading)
         agent.store.add_source(self.samples, every=_REFRESH_SECONDS)
@@ -109,7 +108,7 @@ class AssetsService:
                 yield sample(ASSETS, counts.get((cls, state), 0), state=state, **{"class": cls})
 
 
-def assets_service(agent: Agent) -> AssetsService | None:
+def assets_service(agent: AgentView) -> AssetsService | None:
     if agent.db is None:
         return None
     try:

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from upkeep.agents.store import Database
-
 from upkeep.errors import UpkeepError
+from upkeep.kit.db import Database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS checklist_attestation (

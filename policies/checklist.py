@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from upkeep.policies import checklist_checks as checks
-from upkeep.policies.attestations import Attestation, AttestationError
-from upkeep.policies.thai import to_bangkok
 
 from upkeep.config import Config
 from upkeep.config.policy_checklist import ChecklistConfig
 from upkeep.errors import ConfigError
+from upkeep.kit.thai import to_bangkok
+from upkeep.policies import checklist_checks as checks
+from upkeep.policies.attestations import Attestation, AttestationError
 from upkeep.reading import Reading
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from upkeep.agents.store import Database
+from upkeep.kit.db import Database
 from upkeep.policies.checklist import ChecklistResult
 
 SCHEMA = """

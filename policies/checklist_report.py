@@ -11,7 +11,10 @@ import argparse
 import sys
 import time
 
-from upkeep.agents.cli import EXIT_CONFIG, EXIT_OK, with_config
+from upkeep.config import Config
+from upkeep.errors import ConfigError, StoreError
+from upkeep.kit.cli import EXIT_OK, UsageError, with_config
+from upkeep.kit.thai import format_date, format_datetime
 from upkeep.policies.checklist import STATUSES, ChecklistResult, ControlResult
 from upkeep.policies.render import (
     Cell,
@@ -25,10 +28,6 @@ from upkeep.policies.render import (
     render,
 )
 from upkeep.policies.report_args import add_output_args, output_format
-from upkeep.policies.thai import format_date, format_datetime
-
-from upkeep.config import Config
-from upkeep.errors import ConfigError, StoreError
 
 STATUS_TEXT: dict[str, T] = {
     "pass": T("ผ่าน", "pass"), "fail": T("ไม่ผ่าน", "fail"),
@@ -37,7 +36,7 @@ STATUS_TEXT: dict[str, T] = {
     "not-applicable": T("ไม่เกี่ยวข้อง", "not applicable"), "error": T("ตรวจสอบไม่ได้", "error"),
 }
 
-#: the plan's ladder for project 11 (shared/CONTEXT.md)
+#: the five-level success ladder of project 11 in the office's Digital Action Plan
 LADDER: dict[int, T] = {
     1: T("ศึกษากฎหมายและระเบียบด้านความมั่นคงปลอดภัยของระบบสารสนเทศ",
          "Study the laws and regulations on information-system security"),
@@ -146,8 +145,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         report = build_report(result, config, note=problem)
         path = render(report, fmt, args.lang, args.output)
     except (ValueError, ConfigError, StoreError, RenderError) as err:
-        print(f"upkeep: {err}", file=sys.stderr)
-        return EXIT_CONFIG
+        raise UsageError(str(err)) from err
     if problem:
         print(f"note: {problem}; automated controls are shown as errors", file=sys.stderr)
     print(f"wrote {path} ({fmt}, {args.lang}, {time.strftime('%H:%M:%S')})")

@@ -15,17 +15,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from upkeep.config import Config
+from upkeep.errors import ConfigError, StoreError
+from upkeep.kit.thai import BANGKOK
+from upkeep.metrics import Sample, gauge, sample
 from upkeep.policies.attestations import Attestation, AttestationLedger
 from upkeep.policies.checklist import STATUSES, Catalogue, ChecklistResult, evaluate, load_catalogue
 from upkeep.policies.checklist_history import AssessmentLedger
-from upkeep.policies.thai import BANGKOK
-
-from upkeep.config import Config
-from upkeep.errors import ConfigError, StoreError
-from upkeep.metrics import Sample, gauge, sample
 
 if TYPE_CHECKING:
-    from upkeep.agents.runtime import Agent
+    from upkeep.kit.agent import AgentView
 
 log = logging.getLogger(__name__)
 _R = "policies"
@@ -54,7 +53,7 @@ def evidence_dir(config: Config) -> Path:
 class ChecklistService:
     name = "checklist"
 
-    def __init__(self, agent: Agent) -> None:
+    def __init__(self, agent: AgentView) -> None:
         self.agent = agent
         self.catalogue: Catalogue | None = None
         self.catalogue_error: str | None = None
@@ -63,7 +62,7 @@ class ChecklistService:
         self._attestations: dict[tuple[str, str], Attestation] = {}
         self._loaded_at = float("-inf")
 
-    async def start(self, agent: Agent) -> None:
+    async def start(self, agent: AgentView) -> None:
         try:
             self.catalogue = load_catalogue(agent.config.policies.checklist)
         except ConfigError as err:
@@ -124,5 +123,5 @@ class ChecklistService:
                              subject=subject)
 
 
-def checklist_service(agent: Agent) -> ChecklistService:
+def checklist_service(agent: AgentView) -> ChecklistService:
     return ChecklistService(agent)

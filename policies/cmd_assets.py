@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
-from upkeep.agents.cli import EXIT_CONFIG, EXIT_DOWN, EXIT_OK, add_config_arg, with_config
-from upkeep.agents.store import Database
+from upkeep.config import Config
+from upkeep.errors import StoreError
+from upkeep.kit.cli import EXIT_DOWN, EXIT_OK, UsageError, add_config_arg, with_config
+from upkeep.kit.db import Database, db_path
 from upkeep.policies.assets import (
     AssetRegister,
     classify,
@@ -17,9 +18,6 @@ from upkeep.policies.assets import (
     today_bangkok,
 )
 from upkeep.policies.assets_import import AssetFileError
-
-from upkeep.config import Config
-from upkeep.errors import StoreError
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,7 +38,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _open(config: Config) -> AssetRegister:
-    return AssetRegister(Database(Path(config.data_dir) / "upkeep.db"))
+    return AssetRegister(Database(db_path(config)))
 
 
 def list_assets(args: argparse.Namespace, config: Config) -> int:
@@ -51,8 +49,7 @@ def list_assets(args: argparse.Namespace, config: Config) -> int:
         finally:
             register.db.close()
     except StoreError as err:
-        print(f"upkeep: {err}", file=sys.stderr)
-        return EXIT_CONFIG
+        raise UsageError(str(err)) from err
     today = today_bangkok()
     fy = args.fiscal_year or date_fiscal_year(today)
     rows = []
@@ -87,8 +84,7 @@ def import_assets(args: argparse.Namespace, config: Config) -> int:
         finally:
             register.db.close()
     except (AssetFileError, StoreError) as err:
-        print(f"upkeep: {err}", file=sys.stderr)
-        return EXIT_CONFIG
+        raise UsageError(str(err)) from err
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
     else:

@@ -14,11 +14,13 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
-from upkeep.agents.cli import EXIT_CONFIG, EXIT_DOWN, EXIT_OK, add_config_arg, with_config
-from upkeep.agents.store import Database
+
+from upkeep.config import Config, reveal
+from upkeep.errors import ConfigError, StoreError
+from upkeep.kit.cli import EXIT_CONFIG, EXIT_DOWN, EXIT_OK, UsageError, add_config_arg, with_config
+from upkeep.kit.db import Database, db_path
 from upkeep.policies.assets import today_bangkok
 from upkeep.policies.assets_import import parse_date
 from upkeep.policies.attestations import ATTEST_STATUSES, AttestationError, AttestationLedger
@@ -29,9 +31,6 @@ from upkeep.policies.checklist import (
     load_catalogue,
 )
 from upkeep.policies.checklist_service import evidence_dir
-
-from upkeep.config import Config, reveal
-from upkeep.errors import ConfigError, StoreError
 from upkeep.reading import Reading
 
 
@@ -77,7 +76,7 @@ def agent_readings(config: Config, timeout: float = 5.0) -> tuple[list[Reading],
 
 
 def open_ledger(config: Config) -> AttestationLedger:
-    db = Database(Path(config.data_dir) / "upkeep.db")
+    db = Database(db_path(config))
     return AttestationLedger(db, evidence_dir(config))
 
 
@@ -155,8 +154,7 @@ def show(args: argparse.Namespace, config: Config) -> int:
             print(f"upkeep: {where}: {message}", file=sys.stderr)
         return EXIT_CONFIG
     except StoreError as err:
-        print(f"upkeep: {err}", file=sys.stderr)
-        return EXIT_CONFIG
+        raise UsageError(str(err)) from err
     if args.json:
         print(json.dumps({"site": config.site, "readings_problem": problem, **result.to_json()},
                          ensure_ascii=False, indent=2))
@@ -184,20 +182,17 @@ def do_attest(args: argparse.Namespace, config: Config) -> int:
         catalogue = load_catalogue(config.policies.checklist)
         control = catalogue.get(args.control)
         if control is None:
-            print(f"upkeep: no control {args.control!r} in the catalogue "
-                  f"(known: {', '.join(c.id for c in catalogue.controls)})", file=sys.stderr)
-            return EXIT_CONFIG
+            raise UsageError(f"no control {args.control!r} in the catalogue "
+                             f"(known: {', '.join(c.id for c in catalogue.controls)})")
         check_attestable(control)
         until = (parse_date(args.valid_until) if args.valid_until
                  else today_bangkok() + timedelta(days=control.review_days))
         if until < today_bangkok():
-            print(f"upkeep: --valid-until {until} is already past", file=sys.stderr)
-            return EXIT_CONFIG
+            raise UsageError(f"--valid-until {until} is already past")
         subjects = {"", config.site, *(w.name for w in config.websites)}
         if args.subject not in subjects:
-            print(f"upkeep: --subject {args.subject!r} is neither a website nor the site "
-                  f"(known: {', '.join(sorted(s for s in subjects if s))})", file=sys.stderr)
-            return EXIT_CONFIG
+            raise UsageError(f"--subject {args.subject!r} is neither a website nor the site "
+                             f"(known: {', '.join(sorted(s for s in subjects if s))})")
         ledger = open_ledger(config)
         try:
             item = ledger.attest(control.id, by=args.by, valid_until=until,
@@ -206,8 +201,7 @@ def do_attest(args: argparse.Namespace, config: Config) -> int:
         finally:
             ledger.db.close()
     except (ValueError, AttestationError, StoreError, ConfigError) as err:
-        print(f"upkeep: {err}", file=sys.stderr)
-        return EXIT_CONFIG
+        raise UsageError(str(err)) from err
     digest = f", sha256 {item.sha256}" if item.sha256 else ""
     print(f"attested {item.control} ({item.status}) by {item.by}, valid until "
           f"{item.valid_until.isoformat()}; evidence {item.evidence}{digest}")
@@ -222,8 +216,7 @@ def show_history(args: argparse.Namespace, config: Config) -> int:
         finally:
             ledger.db.close()
     except StoreError as err:
-        print(f"upkeep: {err}", file=sys.stderr)
-        return EXIT_CONFIG
+        raise UsageError(str(err)) from err
     if args.json:
         print(json.dumps([i.to_json() for i in items], ensure_ascii=False, indent=2))
         return EXIT_OK

@@ -16,7 +16,16 @@ import time
 from datetime import datetime
 from typing import Any
 
-from upkeep.agents.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, with_config
+from upkeep.config import Config
+from upkeep.errors import StoreError
+from upkeep.kit.cli import EXIT_CONFIG, EXIT_OK, Failed, UsageError, add_config_arg, with_config
+from upkeep.kit.thai import (
+    BANGKOK,
+    Lang,
+    fiscal_year_bounds,
+    format_datetime,
+    format_duration,
+)
 from upkeep.policies.incidents import (
     CAUSE_CATEGORIES,
     Ledger,
@@ -24,18 +33,6 @@ from upkeep.policies.incidents import (
     all_windows,
     incident_row,
 )
-from upkeep.policies.thai import (
-    BANGKOK,
-    Lang,
-    fiscal_year_bounds,
-    format_datetime,
-    format_duration,
-)
-
-from upkeep.config import Config
-from upkeep.errors import StoreError
-
-EXIT_FAIL = 1
 
 
 def parse_when(text: str) -> float:
@@ -85,14 +82,12 @@ def _run(func: Any) -> Any:
         try:
             ledger = _ledger(config)
         except StoreError as err:
-            print(f"upkeep: {err}", file=sys.stderr)
-            return EXIT_FAIL
+            raise Failed(str(err)) from err
         try:
             result: int = func(args, config, ledger)
             return result
         except (LedgerError, StoreError) as err:
-            print(f"upkeep: {err}", file=sys.stderr)
-            return EXIT_FAIL
+            raise Failed(str(err)) from err
         finally:
             ledger.close()
 
@@ -188,8 +183,7 @@ def _edit(args: argparse.Namespace, config: Config, ledger: Ledger) -> int:
         if value is not None:
             changes[key] = value
     if not changes:
-        print("upkeep: nothing to change", file=sys.stderr)
-        return EXIT_CONFIG
+        raise UsageError("nothing to change")
     ledger.edit(args.id, actor(), time.time(), **changes)
     return EXIT_OK
 

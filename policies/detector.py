@@ -1,6 +1,6 @@
 """From a system's up/down signal to outages: a pure, resumable state machine.
 
-Samples arrive in time order as ``(time, up)``. The rules (policy.md section 1.4):
+Samples arrive in time order as ``(time, up)``. The rules (docs/background.md section 1.1):
 
 - *open*: an outage opens after ``open_after`` consecutive DOWN samples; it started at the
   first DOWN sample of that run (a single failed poll is ignored);

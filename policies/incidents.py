@@ -1,6 +1,6 @@
 """The incident ledger in the agent's SQLite file.
 
-Tables (policy.md section 6.1, trimmed to what upkeep uses):
+Tables (docs/background.md section 1.3: trimmed to what upkeep uses):
 
 - ``incident``: one row per outage of a system, opened automatically from the detector
   (``source`` auto), entered by people (manual) or reconstructed from Prometheus (rebuilt).
@@ -24,7 +24,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from upkeep.agents.store import Database
+from upkeep.config.policy_kpi import KpiConfig
+from upkeep.errors import UpkeepError
+from upkeep.kit.db import Database, db_path
+from upkeep.kit.thai import fiscal_year, fiscal_year_bounds
 from upkeep.policies.detector import Event
 from upkeep.policies.kpi import (
     Grade,
@@ -40,10 +43,6 @@ from upkeep.policies.kpi import (
     scales_from_config,
     system_year,
 )
-from upkeep.policies.thai import fiscal_year, fiscal_year_bounds
-
-from upkeep.config.policy_kpi import KpiConfig
-from upkeep.errors import UpkeepError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS incident (
@@ -206,7 +205,7 @@ class Ledger:
     @classmethod
     def open(cls, data_dir: str | Path) -> Ledger:
         """The ledger in a data dir (the CLI writes the agent's file directly; WAL allows it)."""
-        return cls(Database(Path(data_dir) / "upkeep.db"))
+        return cls(Database(db_path(data_dir)))
 
     def close(self) -> None:
         self.db.close()

@@ -1,4 +1,4 @@
-"""The outage-recovery KPI, as pure functions (policy.md sections 1.3, 1.4 and 8).
+"""The outage-recovery KPI, as pure functions (docs/background.md section 1).
 
 - An incident's duration is ``restored - started`` minus the time it overlaps approved
   maintenance windows (wall clock, not business hours). Its level is the best level whose
@@ -24,9 +24,8 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from upkeep.policies.thai import fiscal_year, fiscal_year_bounds
-
 from upkeep.config.policy_kpi import KpiConfig
+from upkeep.kit.thai import fiscal_year, fiscal_year_bounds
 
 LEVELS = (5, 4, 3, 2, 1)
 NOT_ACHIEVED = 0

@@ -10,11 +10,19 @@ five-level scale of the Digital Action Plan.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
-from upkeep.agents.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, with_config
+from upkeep.config import Config
+from upkeep.errors import StoreError
+from upkeep.kit.cli import EXIT_OK, Failed, UsageError, add_config_arg, with_config
+from upkeep.kit.thai import (
+    fiscal_year,
+    fiscal_year_label,
+    fiscal_year_period,
+    format_datetime,
+    format_duration,
+)
 from upkeep.policies.incidents import CAUSE_CATEGORIES, Incident, Ledger, YearView, grade_year
 from upkeep.policies.kpi import (
     LEVELS,
@@ -36,18 +44,6 @@ from upkeep.policies.render import (
     Table,
     render,
 )
-from upkeep.policies.thai import (
-    fiscal_year,
-    fiscal_year_label,
-    fiscal_year_period,
-    format_datetime,
-    format_duration,
-)
-
-from upkeep.config import Config
-from upkeep.errors import StoreError
-
-EXIT_FAIL = 1
 
 DAYS_TH = {5: "ครึ่งวัน", 4: "1 วัน", 3: "1.5 วัน", 2: "2 วัน", 1: "2.5 วัน"}
 DAYS_EN = {5: "half a day", 4: "1 day", 3: "1.5 days", 2: "2 days", 1: "2.5 days"}
@@ -265,26 +261,21 @@ def build_report(config: Config, ledger: Ledger, fy: int, now: float,
 @with_config
 def _run(args: argparse.Namespace, config: Config) -> int:
     if args.system and not any(s.name == args.system for s in config.systems):
-        print(f"upkeep: unknown system {args.system!r}", file=sys.stderr)
-        return EXIT_CONFIG
+        raise UsageError(f"unknown system {args.system!r}")
     fmt = args.format or Path(args.output).suffix.lower().lstrip(".")
     if fmt not in FORMATS:
-        print(f"upkeep: cannot tell the format from {args.output!r}: give --format",
-              file=sys.stderr)
-        return EXIT_CONFIG
+        raise UsageError(f"cannot tell the format from {args.output!r}: give --format")
     now = args.at if args.at is not None else time.time()
     fy = args.fiscal_year or fiscal_year(now)
     try:
         ledger = Ledger.open(config.data_dir)
     except StoreError as err:
-        print(f"upkeep: {err}", file=sys.stderr)
-        return EXIT_FAIL
+        raise Failed(str(err)) from err
     try:
         report = build_report(config, ledger, fy, now, args.system)
         path = render(report, fmt, args.lang, args.output)
     except (RenderError, StoreError, ValueError) as err:
-        print(f"upkeep: {err}", file=sys.stderr)
-        return EXIT_FAIL
+        raise Failed(str(err)) from err
     finally:
         ledger.close()
     print(path)

@@ -26,6 +26,10 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from upkeep.config.systems import split_check
+from upkeep.errors import StoreError
+from upkeep.kit.thai import fiscal_year
+from upkeep.metrics import Sample, gauge, sample
 from upkeep.policies.detector import Detector, DetectorParams, Outage
 from upkeep.policies.incidents import Ledger, all_windows, grade_year
 from upkeep.policies.kpi import (
@@ -35,15 +39,10 @@ from upkeep.policies.kpi import (
     scales_from_config,
 )
 from upkeep.policies.systems import system_up, watches
-from upkeep.policies.thai import fiscal_year
-
-from upkeep.config.systems import split_check
-from upkeep.errors import StoreError
-from upkeep.metrics import Sample, gauge, sample
 from upkeep.reading import Reading
 
 if TYPE_CHECKING:
-    from upkeep.agents.runtime import Agent
+    from upkeep.kit.agent import AgentView
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +71,7 @@ KPI_NEXT = gauge("upkeep_kpi_next_threshold_seconds", "Time left before the open
 class KpiService:
     name = "kpi"
 
-    def __init__(self, agent: Agent) -> None:
+    def __init__(self, agent: AgentView) -> None:
         self.agent = agent
         self.config = agent.config
         self.ledger: Ledger | None = None
@@ -100,7 +99,7 @@ class KpiService:
         return DetectorParams(kpi.open_after, kpi.close_after, kpi.merge_gap,
                               min(found) if found else 60.0, kpi.gap_factor)
 
-    async def start(self, agent: Agent) -> None:
+    async def start(self, agent: AgentView) -> None:
         if agent.db is not None:
             try:
                 self.ledger = Ledger(agent.db)
@@ -199,5 +198,5 @@ class KpiService:
             log.error("KPI metrics unavailable: %s", err)
 
 
-def factory(agent: Agent) -> KpiService | None:
+def factory(agent: AgentView) -> KpiService | None:
     return KpiService(agent) if agent.config.systems else None

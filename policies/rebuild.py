@@ -20,13 +20,13 @@ import time
 from collections.abc import Iterable, Sequence
 
 import httpx
-from upkeep.policies.detector import DetectorParams, Outage, detect
-from upkeep.policies.incidents import Incident, Ledger
-from upkeep.policies.thai import format_datetime
 
 from upkeep.config import Config
 from upkeep.config.base import parse_duration
 from upkeep.errors import UpkeepError
+from upkeep.kit.thai import format_datetime
+from upkeep.policies.detector import DetectorParams, Outage, detect
+from upkeep.policies.incidents import Incident, Ledger
 
 MAX_CHUNK_SECONDS = 7 * 86400
 MAX_POINTS = 11_000

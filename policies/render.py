@@ -31,11 +31,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from upkeep.policies.thai import Lang
-
 from upkeep.errors import UpkeepError
 from upkeep.kit.messages import MESSAGES
 from upkeep.kit.messages import T as T  # re-exported: the report model's cell text
+from upkeep.kit.thai import Lang
 
 Format = Literal["csv", "xlsx", "pdf", "json"]
 FORMATS: tuple[str, ...] = ("csv", "xlsx", "pdf", "json")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from upkeep.agents.cli import add_config_arg
+from upkeep.kit.cli import add_config_arg
 from upkeep.policies.render import FORMATS
 
 

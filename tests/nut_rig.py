@@ -1,6 +1,6 @@
 """A real NUT server for tests: Debian's ``upsd`` plus one ``dummy-ups`` driver per UPS.
 
-Everything lives in a temp dir on a free loopback port (reference ups.md §5)::
+Everything lives in a temp dir on a free loopback port (checked on Debian 12, nut-server 2.8.0)::
 
     rig = NutRig(tmp_path)
     rig.add_ups("ups1", {"ups.status": "OL", "battery.charge": "100"})   # or a .dev/.seq path

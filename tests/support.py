@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-#: 28 real UPS dumps from the NUT Devices Dumps Library, replayed through dummy-ups (a copy
-#: of ../shared/testdata/nut-ddl, kept in the repository so a fresh clone is self-contained)
+#: 28 real UPS dumps from the NUT Devices Dumps Library, replayed through dummy-ups (kept in the
+#: repository so a fresh clone is self-contained; tests/fixtures/nut-ddl/README.md)
 NUT_DDL = REPO / "tests" / "fixtures" / "nut-ddl"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from upkeep.collectors import snmp_mibs
 from upkeep.collectors.nut import (
     parse_alarms,
@@ -43,6 +44,8 @@ from upkeep.collectors.web_http import (
     decode_text,
     parse_hsts,
 )
+from upkeep.config import ConfigError, parse_config
+from upkeep.errors import CollectorError, ProtocolError
 from upkeep.policies.assets_import import (
     AssetFileError,
     ParsedRow,
@@ -51,9 +54,6 @@ from upkeep.policies.assets_import import (
     read_table,
     validate_row,
 )
-
-from upkeep.config import ConfigError, parse_config
-from upkeep.errors import CollectorError, ProtocolError
 
 FUZZ = settings(max_examples=200, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,

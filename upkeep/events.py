@@ -6,7 +6,7 @@ COMMOK), named for people rather than for C macros.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,3 +57,13 @@ class Event:
         return {"id": self.id, "ups": self.ups, "kind": self.kind, "time": self.time,
                 "source": self.source, "severity": self.severity,
                 "upsmon": UPSMON_NAMES[self.kind], "details": dict(self.details)}
+
+
+class PowerEventLog:
+    """The recorded power events, as the rooms above the agent read them: the UI asks the
+    running agent for ``agent.service(PowerEventLog)`` and never imports the recorder."""
+
+    def events(self, *, ups: Iterable[str] = (), since: float | None = None,
+               until: float | None = None, limit: int = 100) -> list[Event]:
+        """Newest first, filtered by UPS and time."""
+        raise NotImplementedError  # a base class (not an ABC: agent.service() takes it)

@@ -144,7 +144,6 @@ def app_routes() -> list[tuple[str, str, bool]]:
     """(method, path, in schema) of every route, walking included routers."""
     from upkeep.agents.app import create_app
     from upkeep.agents.runtime import Agent
-
     from upkeep.config import parse_config
 
     app = create_app(Agent(parse_config("site: x")), manage_lifecycle=False)

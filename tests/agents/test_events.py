@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from upkeep.agents.events import EventRecorder, UpsState, parse_time, transition
-from upkeep.agents.store import Database
 
+from upkeep.agents.events import EventRecorder, UpsState, parse_time, transition
 from upkeep.events import Event
+from upkeep.kit.db import Database
 from upkeep.reading import Reading
 
 

@@ -27,13 +27,13 @@ from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as om_families,
 )
 from prometheus_client.parser import text_string_to_metric_families
+
+from tests.nut_rig import read_dev
+from tests.support import need_binary
 from upkeep.agents.exposition import MetricsCache, agent_samples, go_float, target_samples
 from upkeep.agents.store import StateStore
 from upkeep.collectors.host import HostCollector
 from upkeep.collectors.nut import reading_from_vars
-
-from tests.nut_rig import read_dev
-from tests.support import need_binary
 from upkeep.config import default_config
 from upkeep.metrics import METRICS, MetricSpec, Sample, sample
 from upkeep.reading import Reading

@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from upkeep.agents.fleet import target_groups
 
 from tests.support import AgentProcess, run_cli
+from upkeep.agents.fleet import target_groups
 from upkeep.config.fleet import parse_inventory
 
 INVENTORY = {

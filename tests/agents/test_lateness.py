@@ -12,9 +12,8 @@ import asyncio
 import time
 from pathlib import Path
 
-from upkeep.agents.runtime import Agent
-
 from tests.support import parse_metrics
+from upkeep.agents.runtime import Agent
 from upkeep.config import parse_config
 
 CONFIG = """

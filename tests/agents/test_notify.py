@@ -22,17 +22,17 @@ from typing import Any
 import pytest
 import trustme
 import yaml
+
+from tests.alerts.stack import SmtpSink, WebhookReceiver
+from tests.support import free_port
 from upkeep.agents import events as events_mod
 from upkeep.agents import notify as notify_mod
 from upkeep.agents.notify import Notifier, backoff
 from upkeep.agents.notify_templates import document, render
 from upkeep.agents.runtime import Agent
-from upkeep.policies.thai import to_bangkok
-
-from tests.alerts.stack import SmtpSink, WebhookReceiver
-from tests.support import free_port
 from upkeep.config import ConfigError, parse_config
 from upkeep.events import Event
+from upkeep.kit.thai import to_bangkok
 from upkeep.reading import Reading
 
 # 2026-11-25 07:05:09 UTC = 14:05:09 in Bangkok, 25 Nov 2569 BE

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from upkeep.agents import cmd_run
 from upkeep.agents.config_security import exposure_problems
-from upkeep.agents.store import Database
-from upkeep.policies.cmd_incidents import actor
-
 from upkeep.config import load_config
 from upkeep.errors import StoreError
+from upkeep.kit.db import Database
+from upkeep.policies.cmd_incidents import actor
 
 TOKEN = "platform-test-token-0123456789"
 

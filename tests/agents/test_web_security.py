@@ -23,9 +23,9 @@ import httpx
 import pytest
 import trustme
 import yaml
-from upkeep.agents.web_tls import exposure_warnings, is_loopback
 
 from tests.support import AgentProcess, free_port, skip_unless_ci, wait_for
+from upkeep.agents.web_tls import exposure_warnings, is_loopback
 from upkeep.config.web import WebConfig, WebToolkitConfig
 
 TOKEN = "t0ken-for-the-write-api-123456"

@@ -1,7 +1,8 @@
 """Real Alertmanager / Prometheus processes and real receivers for the alerting tests.
 
 Debian's ``prometheus-alertmanager`` and ``prometheus`` run on free loopback ports in temp dirs
-(reference alerts-dashboards.md §2.3); the webhook receiver is a ``ThreadingHTTPServer`` that
+(neither starts without systemd, so the tests start their own; Alertmanager with
+``--cluster.listen-address=`` empty, no gossip port); the webhook receiver is a ``ThreadingHTTPServer`` that
 records every JSON payload, the mail receiver an aiosmtpd ``Controller``. Nothing is mocked.
 """
 

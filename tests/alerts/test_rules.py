@@ -1,6 +1,6 @@
 """The Prometheus rules in alerts/: promtool checks, promtool unit tests, and our conventions.
 
-Conventions (monitoring-mixin style, reference alerts-dashboards.md §1): CamelCase names with
+Conventions (monitoring-mixin style): CamelCase names with
 an area prefix; severity critical / warning / info; summary (a sentence), description and
 runbook_url (docs/runbooks.md#<lower-cased name>, a section in Thai and English); summary_th
 and description_th in Thai (issue 7: Thai and English wherever people read) with the same
@@ -357,7 +357,6 @@ def test_site_checker(expr: str, ok: bool) -> None:
 def test_rule_metrics_are_declared_by_the_code() -> None:
     """Every metric a rule reads is declared once the collectors and services are imported."""
     from upkeep.agents.metrics_doc import load_everything
-
     from upkeep.metrics import METRICS
 
     load_everything()  # what docs/metrics.md lists: collectors, services, the agent's own

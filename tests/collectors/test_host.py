@@ -9,10 +9,10 @@ import time
 import types
 
 import pytest
-from upkeep.collectors import host
-from upkeep.collectors.base import Target
 
 from tests.support import wait_for
+from upkeep.collectors import host
+from upkeep.collectors.base import Target
 from upkeep.config import parse_config
 
 

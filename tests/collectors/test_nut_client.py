@@ -8,10 +8,10 @@ import asyncio
 from collections.abc import Callable
 
 import pytest
+
 from upkeep.collectors.base import Target
 from upkeep.collectors.nut import NutCollector
 from upkeep.collectors.nut_client import NutClient
-
 from upkeep.config.ups import UpsConfig
 from upkeep.errors import ProtocolError, TargetUnreachable
 from upkeep.reading import Reading

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from upkeep.collectors.nut import NutCollector, _factory
 
 from tests.collectors.test_nut_upsd import get, poll_all
 from tests.nut_rig import NutRig, ScriptedUpsd
+from upkeep.collectors.nut import NutCollector, _factory
 from upkeep.config import Config
 from upkeep.config.ups import UpsConfig
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+
 from upkeep.collectors.nut import (
     parse_alarms,
     parse_number,
@@ -23,7 +24,6 @@ from upkeep.collectors.nut_protocol import (
     quote,
     split_words,
 )
-
 from upkeep.errors import AuthFailed, ProtocolError
 
 

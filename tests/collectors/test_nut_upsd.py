@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from upkeep.collectors.base import Target
-from upkeep.collectors.nut import NutCollector, _Discovery, _factory
-from upkeep.collectors.nut_client import NutClient, TlsSettings
 
 from tests.nut_rig import FIXTURES, NutRig, read_dev
 from tests.support import NUT_DDL, free_port
+from upkeep.collectors.base import Target
+from upkeep.collectors.nut import NutCollector, _Discovery, _factory
+from upkeep.collectors.nut_client import NutClient, TlsSettings
 from upkeep.config import Config
 from upkeep.config.ups import UpsConfig
 from upkeep.reading import Reading

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from upkeep.collectors.nut_protocol import ERROR_REASONS
 from upkeep.collectors.web_tls import PROBLEMS
-
 from upkeep.errors import Reason
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.snmp_rig import SnmpSim, V3User, fixture_records, huge_alarm_table
 from upkeep.agents.runtime import poll_target
 from upkeep.collectors.snmp import SnmpCollector
 from upkeep.collectors.snmp_mibs import MAX_ALARM_ROWS
-
-from tests.snmp_rig import SnmpSim, V3User, fixture_records, huge_alarm_table
 from upkeep.config.ups import SnmpConfig
 from upkeep.reading import Reading
 

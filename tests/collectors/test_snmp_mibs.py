@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from upkeep.collectors import snmp_mibs as m
 from upkeep.collectors.ups_model import STATUS_FLAGS, ups_samples
-
 from upkeep.errors import ProtocolError
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC).timestamp()

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from upkeep.collectors.web import WebCollector
 
 from tests.support import (
     IN_CI,
@@ -24,6 +23,7 @@ from tests.support import (
     wait_for,
 )
 from tests.web_rig import GOOD_HEADERS, Dnsmasq, Pki, Route, Server, WebRig
+from upkeep.collectors.web import WebCollector
 from upkeep.config import parse_config
 from upkeep.config.websites import ResolverConfig, WebsiteConfig
 from upkeep.errors import ConfigError

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import trustme
 from pydantic import ValidationError
-from upkeep.collectors.web_http import HttpResponse, body_distance, check_headers, parse_hsts
-from upkeep.collectors.web_tls import assess_chain, hostname_matches, parse_cert
 
 from tests.web_rig import Pki
+from upkeep.collectors.web_http import HttpResponse, body_distance, check_headers, parse_hsts
+from upkeep.collectors.web_tls import assess_chain, hostname_matches, parse_cert
 from upkeep.config.websites import ResolverConfig, WebsiteConfig
 
 NOW = dt.datetime.now(dt.UTC)

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from upkeep.collectors.web import WebCollector
 
 from tests.support import IN_CI, need_binary
 from tests.web_rig import GOOD_HEADERS, Dnsmasq, Pki, Route, Server, WebRig, server_context
+from upkeep.collectors.web import WebCollector
 from upkeep.config.websites import ResolverConfig, WebsiteConfig
 from upkeep.reading import Reading
 

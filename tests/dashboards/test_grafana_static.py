@@ -135,7 +135,6 @@ def test_every_expression_parses_with_promtool(tmp_path: Path,
 def code_metrics() -> set[str]:
     """Every metric the agent can export: the registry after importing every module."""
     from upkeep.agents.metrics_doc import load_everything
-
     from upkeep.metrics import METRICS
 
     load_everything()

@@ -19,10 +19,10 @@ from typing import Any
 
 import httpx
 import pytest
-from upkeep.policies.thai import to_bangkok
 
 from tests.dashboards.conftest import TOKEN, Stack
 from tests.support import need_binary, wait_for
+from upkeep.kit.thai import to_bangkok
 
 pytestmark = pytest.mark.slow
 

@@ -17,20 +17,20 @@ import bcrypt
 import httpx
 import pytest
 from fastapi import FastAPI
+
 from upkeep.agents.app import create_app
 from upkeep.agents.events import EventRecorder
 from upkeep.agents.runtime import Agent
-from upkeep.agents.store import Database
 from upkeep.collectors.ups_model import SELFTEST_RESULTS, UpsSnapshot, info_from_snapshot
+from upkeep.config import parse_config
 from upkeep.dashboards import i18n, web_data, web_pages
+from upkeep.events import EVENT_KINDS
+from upkeep.kit.db import Database
+from upkeep.kit.messages import MESSAGES
+from upkeep.parts import PartMissing
 from upkeep.policies.checklist import STATUSES
 from upkeep.policies.checklist_service import ChecklistService
 from upkeep.policies.kpi_service import KpiService
-
-from upkeep.config import parse_config
-from upkeep.events import EVENT_KINDS
-from upkeep.kit.messages import MESSAGES
-from upkeep.parts import PartMissing
 from upkeep.reading import Reading
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"

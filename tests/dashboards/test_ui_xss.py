@@ -16,13 +16,13 @@ from html import escape
 from pathlib import Path
 
 import httpx
+
 from upkeep.agents.app import create_app
 from upkeep.agents.runtime import Agent
 from upkeep.collectors.ups_model import UpsSnapshot, info_from_snapshot
+from upkeep.config import parse_config
 from upkeep.dashboards import web_pages
 from upkeep.policies.kpi_service import KpiService
-
-from upkeep.config import parse_config
 from upkeep.reading import Reading
 
 SCRIPT = "<script>alert(1)</script>"

@@ -26,11 +26,6 @@ import httpx
 import pytest
 import yaml
 from openpyxl import load_workbook
-from upkeep.policies.incidents import Ledger
-from upkeep.policies.kpi_report import build_report
-from upkeep.policies.rebuild import RebuildError, fetch
-from upkeep.policies.render import render
-from upkeep.policies.thai import fiscal_year
 
 from tests.alerts.stack import running_prometheus
 from tests.support import (
@@ -44,6 +39,11 @@ from tests.support import (
 )
 from tests.web_rig import Pki, server_context
 from upkeep.config import load_config
+from upkeep.kit.thai import fiscal_year
+from upkeep.policies.incidents import Ledger
+from upkeep.policies.kpi_report import build_report
+from upkeep.policies.rebuild import RebuildError, fetch
+from upkeep.policies.render import render
 
 pytestmark = pytest.mark.slow
 TOKEN = "e2e-kpi-token-0123456789"

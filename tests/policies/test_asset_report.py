@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
-from upkeep.agents.store import Database
-from upkeep.policies.assets import AssetRegister
-from upkeep.policies.assets_report import build_report, collect
-from upkeep.policies.render import Report, render, render_bytes
 
 from tests.support import REPO, need_binary
 from upkeep.config import parse_config
+from upkeep.kit.db import Database
+from upkeep.policies.assets import AssetRegister
+from upkeep.policies.assets_report import build_report, collect
+from upkeep.policies.render import Report, render, render_bytes
 
 CONFIG = parse_config("""
 site: hq

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
-from upkeep.agents.store import Database
+
+from upkeep.config.policy_assets import AssetsConfig, ServiceLife
+from upkeep.kit.db import Database
 from upkeep.policies.assets import (
     Asset,
     AssetRegister,
@@ -19,8 +21,6 @@ from upkeep.policies.assets import (
 )
 from upkeep.policies.assets_discovery import host_asset, read_dmi, ups_assets
 from upkeep.policies.assets_import import AssetFileError
-
-from upkeep.config.policy_assets import AssetsConfig, ServiceLife
 from upkeep.reading import Reading
 
 

@@ -15,11 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
-from upkeep.policies.assets import today_bangkok
-from upkeep.policies.thai import BANGKOK
 
 from tests.nut_rig import NutRig
 from tests.support import NUT_DDL, metric, parse_metrics, run_cli, wait_for
+from upkeep.kit.thai import BANGKOK
+from upkeep.policies.assets import today_bangkok
 
 DDL = NUT_DDL
 DUMPS = {

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from upkeep.agents.store import Database
-from upkeep.policies.attestations import AttestationError, AttestationLedger
-from upkeep.policies.checklist import combine, evaluate, load_catalogue
-from upkeep.policies.thai import BANGKOK
 
 from upkeep.config import parse_config
 from upkeep.errors import ConfigError, StoreError
+from upkeep.kit.db import Database
+from upkeep.kit.thai import BANGKOK
+from upkeep.policies.attestations import AttestationError, AttestationLedger
+from upkeep.policies.checklist import combine, evaluate, load_catalogue
 from upkeep.reading import Reading
 
 NOW = datetime(2025, 11, 20, 10, tzinfo=BANGKOK).timestamp()

@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-from upkeep.agents.store import Database
+
+from tests.support import REPO, free_port, need_binary, run_cli
+from upkeep.config import parse_config
+from upkeep.kit.db import Database
+from upkeep.kit.thai import BANGKOK
 from upkeep.policies.attestations import AttestationLedger
 from upkeep.policies.checklist import evaluate, load_catalogue
 from upkeep.policies.checklist_report import build_report
 from upkeep.policies.render import render, render_bytes
-from upkeep.policies.thai import BANGKOK
-
-from tests.support import REPO, free_port, need_binary, run_cli
-from upkeep.config import parse_config
 from upkeep.reading import Reading
 
 NOW = datetime(2025, 11, 20, 10, tzinfo=BANGKOK).timestamp()

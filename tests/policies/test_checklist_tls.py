@@ -17,13 +17,13 @@ from typing import Any
 
 import httpx
 import pytest
-from upkeep.agents.runtime import poll_target
-from upkeep.collectors.base import build_collectors
-from upkeep.policies.checklist import ChecklistResult, evaluate, load_catalogue
 
 from tests.support import free_port, metric, parse_metrics, run_cli, running_agent, wait_for
 from tests.web_rig import GOOD_HEADERS, Leaf, Pki, Route, Server, WebRig
+from upkeep.agents.runtime import poll_target
+from upkeep.collectors.base import build_collectors
 from upkeep.config import Config, parse_config
+from upkeep.policies.checklist import ChecklistResult, evaluate, load_catalogue
 from upkeep.reading import Reading
 
 TOKEN = "checklist-test-token-0123456789"

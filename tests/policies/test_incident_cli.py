@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from upkeep.agents.cli import main
 from upkeep.policies.cmd_incidents import parse_when
 from upkeep.policies.incidents import Ledger

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from upkeep.policies.detector import Outage
 from upkeep.policies.incidents import Incident
 from upkeep.policies.rebuild import (

@@ -7,13 +7,13 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from upkeep.agents.store import Database
-from upkeep.policies.detector import Detector, DetectorParams
-from upkeep.policies.incidents import Ledger, LedgerError, grade_year
-from upkeep.policies.thai import BANGKOK
 
 from upkeep.config.policy_kpi import KpiConfig
 from upkeep.errors import StoreError
+from upkeep.kit.db import Database
+from upkeep.kit.thai import BANGKOK
+from upkeep.policies.detector import Detector, DetectorParams
+from upkeep.policies.incidents import Ledger, LedgerError, grade_year
 
 H = 3600.0
 

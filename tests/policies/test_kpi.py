@@ -1,10 +1,12 @@
-"""KPI grading: policy.md section 8 scenarios 1, 2, 3, 4, 6 and 8 with their exact numbers."""
+"""KPI grading: docs/background.md section 1.2, scenarios 1, 2, 3, 4, 6 and 8 with their exact numbers."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import pytest
+
+from upkeep.kit.thai import BANGKOK
 from upkeep.policies.kpi import (
     DEFAULT_SCALE,
     IncidentFacts,
@@ -18,7 +20,6 @@ from upkeep.policies.kpi import (
     scale_for,
     system_year,
 )
-from upkeep.policies.thai import BANGKOK
 
 H = 3600
 

@@ -1,13 +1,14 @@
-"""The outage state machine: policy.md section 8 scenarios 5 (flapping) and 7 (data gaps)."""
+"""The outage state machine: docs/background.md section 1.2, scenarios 5 (flapping) and 7 (data gaps)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 import pytest
+
+from upkeep.kit.thai import BANGKOK
 from upkeep.policies.detector import Detector, DetectorParams, Outage, detect
 from upkeep.policies.kpi import DEFAULT_SCALE, IncidentFacts, grade_incident
-from upkeep.policies.thai import BANGKOK
 
 MIN = 60.0
 DAY = (2025, 3, 10)

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 import yaml
 from openpyxl import load_workbook
-from upkeep.policies.incidents import Ledger
-from upkeep.policies.kpi_report import build_report
-from upkeep.policies.render import render, render_bytes
-from upkeep.policies.thai import BANGKOK
 
 from tests.support import need_binary, run_cli
 from upkeep.config import parse_config
+from upkeep.kit.thai import BANGKOK
+from upkeep.policies.incidents import Ledger
+from upkeep.policies.kpi_report import build_report
+from upkeep.policies.render import render, render_bytes
 
 H = 3600
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from upkeep.policies.systems import check_up, combine, system_up, watches
 
 from upkeep.config import parse_config
 from upkeep.config.systems import SystemConfig
 from upkeep.errors import ConfigError
+from upkeep.policies.systems import check_up, combine, system_up, watches
 from upkeep.reading import Reading
 
 HOST = Reading("host", "localhost", 1.0, True, info={"services": {"pg": True, "smb": False}})

@@ -6,8 +6,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from upkeep.policies import thai
-from upkeep.policies.thai import BANGKOK
+
+from upkeep.kit import thai
+from upkeep.kit.thai import BANGKOK
 
 
 def ict(*args: int) -> datetime:
