@@ -138,7 +138,8 @@ class WebsiteConfig(StrictModel):
 
 
 class ResolverConfig(StrictModel):
-    """The DNS resolver for website probes; no nameservers = the system's (resolv.conf)."""
+    """The DNS resolver for website probes; no nameservers = the OS resolver (getaddrinfo:
+    /etc/hosts, then DNS, as nsswitch.conf says), dnspython with resolv.conf for NS AAAA."""
 
     nameservers: list[str] = []
     port: Port = 53
