@@ -1,8 +1,8 @@
 """``policies.assets:``: the asset register, service-life policy and reference prices.
 
 Service-life defaults are *assumptions with sources*, not Thai rules: the Comptroller
-General's depreciation table could not be verified (see docs and shared/reference/policy.md
-§3), so every class carries a note saying where its number comes from and the office's
+General's depreciation table could not be verified (docs/reports.md, asset end-of-life), so
+every class carries a note saying where its number comes from and the office's
 finance / supplies unit is expected to confirm or override it.
 """
 

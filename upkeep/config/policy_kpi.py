@@ -85,7 +85,7 @@ class KpiConfig(StrictModel):
     open_after: Annotated[int, Field(ge=1, le=100)] = 2
     close_after: Annotated[int, Field(ge=1, le=100)] = 3
     merge_gap: Duration = 900.0
-    #: a silence longer than this many poll intervals is a data gap (policy.md: 1.5 x)
+    #: a silence longer than this many poll intervals is a data gap (docs/background.md §1.1)
     gap_factor: Annotated[float, Field(ge=1.0, le=100.0)] = 2.5
     maintenance: list[MaintenanceWindowConfig] = []
 
