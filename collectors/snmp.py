@@ -1,6 +1,18 @@
 """UPS units over SNMP (v1, v2c, v3 authPriv): UPS-MIB, APC PowerNet, Eaton XUPS.
 
-Design (see ``docs``/reference "pysnmp 7 and snmpsim"):
+Two engines, chosen by measurement (issue 17; README "Dependencies, and why"):
+
+- **gufo-snmp** (Rust BER/UDP core) carries every v2c request where it is installed (its
+  wheels: Linux x86_64/aarch64/musl, macOS arm64): one connected UDP socket per target, kept
+  between polls; this module's own loop around its non-blocking send/recv adds the retries,
+  the deadline and the dropping of undecodable datagrams. Its GET answers carry no error
+  status, so an empty answer (tooBig, or no such objects) or one it cannot decode (bigger
+  than its 4080-byte buffer) halves a multi-object PDU as tooBig does.
+- **pysnmp** carries what gufo-snmp cannot: SNMPv1 (gufo reports no error index, so a
+  noSuchName could not say which object is missing), SNMPv3 (gufo sends no context name and
+  reports every USM failure as one "authentication failed"), and v2c where gufo has no wheel
+  (or with ``SnmpCollector(..., engine="pysnmp")``). Its design (see ``docs``/reference
+  "pysnmp 7 and snmpsim") follows.
 
 - ONE ``SnmpEngine`` for every target, created on the running loop at the first poll (an
   engine is bound to its loop; creating one costs ~100 ms and v3 discovery state lives in it).
