@@ -86,7 +86,8 @@ def sims_cpu(sims: list[Any]) -> float:
     return sum(cpu_seconds(sim.proc.pid) for sim in sims)
 
 
-def run_upkeep(sims: list[Any], units: int, cycles: int, timeout: float) -> dict[str, float]:
+def run_upkeep(sims: list[Any], units: int, cycles: int, timeout: float,
+               engine: str = "auto") -> dict[str, float]:
     from upkeep.agents.runtime import poll_target
     from upkeep.collectors.snmp import SnmpCollector
     from upkeep.config.ups import SnmpConfig
@@ -95,7 +96,7 @@ def run_upkeep(sims: list[Any], units: int, cycles: int, timeout: float) -> dict
         (f"ups{i:04d}", SnmpConfig(host="127.0.0.1", port=sims[i % len(sims)].port,
                                    community=community(i),
                                    interval=15, timeout=timeout, retries=0))
-        for i in range(units)])
+        for i in range(units)], engine=engine)
     targets = collector.targets()
     walls: list[float] = []
     cpus: list[float] = []

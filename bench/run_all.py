@@ -32,6 +32,8 @@ BENCHES = [
     ("host", "bench_host.py", "host agent vs prometheus-node-exporter (issue 2)"),
     ("nut", "bench_nut.py", "NUT collector vs repeated upsc (issue 3)"),
     ("snmp", "bench_snmp.py", "SNMP UPS vs prometheus-snmp-exporter (issue 3)"),
+    ("snmp-engines", "bench_snmp_engines.py",
+     "SNMP engines in the collector: gufo-snmp vs pysnmp (issue 17)"),
     ("web", "bench_web.py", "websites vs prometheus-blackbox-exporter (issue 4)"),
     ("series", "series_per_site.py", "series per site (docs/deployment.md)"),
 ]

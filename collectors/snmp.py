@@ -1,6 +1,18 @@
 """UPS units over SNMP (v1, v2c, v3 authPriv): UPS-MIB, APC PowerNet, Eaton XUPS.
 
-Design (see ``docs``/reference "pysnmp 7 and snmpsim"):
+Two engines, chosen by measurement (issue 17; README "Dependencies, and why"):
+
+- **gufo-snmp** (Rust BER/UDP core) carries every v2c request where it is installed (its
+  wheels: Linux x86_64/aarch64/musl, macOS arm64): one connected UDP socket per target, kept
+  between polls; this module's own loop around its non-blocking send/recv adds the retries,
+  the deadline and the dropping of undecodable datagrams. Its GET answers carry no error
+  status, so an empty answer (tooBig, or no such objects) or one it cannot decode (bigger
+  than its 4080-byte buffer) halves a multi-object PDU as tooBig does.
+- **pysnmp** carries what gufo-snmp cannot: SNMPv1 (gufo reports no error index, so a
+  noSuchName could not say which object is missing), SNMPv3 (gufo sends no context name and
+  reports every USM failure as one "authentication failed"), and v2c where gufo has no wheel
+  (or with ``SnmpCollector(..., engine="pysnmp")``). Its design (see ``docs``/reference
+  "pysnmp 7 and snmpsim") follows.
 
 - ONE ``SnmpEngine`` for every target, created on the running loop at the first poll (an
   engine is bound to its loop; creating one costs ~100 ms and v3 discovery state lives in it).
@@ -64,6 +76,14 @@ from upkeep.config.ups import SnmpConfig
 from upkeep.errors import AuthFailed, CollectorError, PollTimeout, ProtocolError, Reason
 from upkeep.reading import Reading
 
+try:  # Rust core: wheels for Linux (x86_64, aarch64, musl) and macOS arm64 only
+    from gufo.snmp import SnmpDecodeError as _FastDecodeError
+    from gufo.snmp._fast import GetIter as _FastIter
+    from gufo.snmp._fast import SnmpV2cClientSocket as _FastV2c
+    _HAVE_FAST = True
+except ImportError:  # pragma: no cover - other platforms use pysnmp for v2c too
+    _HAVE_FAST = False
+
 KIND = "snmp"
 log = logging.getLogger(__name__)
 
@@ -111,6 +131,10 @@ class _Session:
     engine_id: bytes | None = None
     #: which of the collector's engines carries this target's v3 keys (0: the shared one)
     slot: int = 0
+    #: the gufo-snmp socket (v2c), made at the first request, kept until ``aclose``
+    fast: Any = None
+    #: (column, gufo GETBULK iterator) of the walk in progress: it remembers where it is
+    walk: tuple[str, Any] | None = None
     down: bool = False
     last_error: str = field(default="", repr=False)
 
@@ -237,8 +261,11 @@ def _plain(value: Any) -> Value:
 class SnmpCollector(Collector):
     kind = KIND
 
-    def __init__(self, entries: Sequence[tuple[str, SnmpConfig]]) -> None:
+    def __init__(self, entries: Sequence[tuple[str, SnmpConfig]], engine: str = "auto") -> None:
+        """``engine``: ``auto`` (gufo-snmp for v2c where installed, pysnmp for the rest) or
+        ``pysnmp`` (pysnmp for everything: what other platforms get; for tests and bench)."""
         self._entries = list(entries)
+        self._fast_v2c = engine == "auto" and _HAVE_FAST
         self._sessions = {name: _Session(name, cfg) for name, cfg in self._entries}
         #: [0] serves every target; [n] only v3 key sets that clash with one in [0..n-1]
         self._engines: list[_EngineTables] = []
@@ -307,6 +334,8 @@ class SnmpCollector(Collector):
         self._engines = []
 
     async def aclose(self) -> None:
+        for session in self._sessions.values():
+            session.fast = None  # its socket closes with the object
         if self._engines:
             # stop reading first, then let answers already queued on the loop be handled
             # while their transport is still registered (else pysnmp logs "Unregistered
@@ -442,8 +471,10 @@ class SnmpCollector(Collector):
         return tables.engine, name
 
     async def _send(self, session: _Session, deadline: float, kind: str,
-                    oids: Sequence[str], repetitions: int = 0, discovery: bool = False
-                    ) -> list[tuple[str, Any]]:
+                    oids: Sequence[str], repetitions: int = 0, discovery: bool = False,
+                    column: str = "") -> list[tuple[str, Any]]:
+        if self._fast_v2c and session.cfg.version == "2c":
+            return await self._send_fast(session, deadline, kind, oids, repetitions, column)
         engine, addr_name = await self._addr_name(session, deadline, discovery)
         context = session.cfg.context
         loop = asyncio.get_running_loop()
@@ -487,6 +518,67 @@ class SnmpCollector(Collector):
         except (TypeError, ValueError) as err:
             raise ProtocolError(f"malformed SNMP answer: {err}") from err
 
+    async def _send_fast(self, session: _Session, deadline: float, kind: str,
+                         oids: Sequence[str], repetitions: int, column: str
+                         ) -> list[tuple[str, Value]]:
+        """One v2c request through gufo-snmp (one connected UDP socket per target, BER in
+        Rust). Its answers carry no error status: a GET answer with no value at all (tooBig,
+        or nothing there) or one it cannot decode (more than its 4080-byte buffer, or not
+        SNMP) is reported as tooBig for a multi-object PDU, so ``get`` halves it; a lone
+        object's undecodable answer is dropped like garbage, waiting on to the timeout."""
+        sock = session.fast
+        if sock is None:
+            _domain, (ip, port) = await self._resolve(session, deadline)
+            community = session.cfg.community.get_secret_value() if session.cfg.community \
+                else "public"
+            addr = f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+            sock = session.fast = _FastV2c(addr, community, 0, 0, 0, 0)
+        it: Any = None
+        if kind == "get":
+            def send() -> None:
+                sock.send_get_many(list(oids))
+
+            def recv() -> Any:
+                return sock.recv_get_many()
+        else:  # GETBULK of one column; gufo stops at the column's end
+            if session.walk is None or session.walk[0] != column or oids[0] == column:
+                session.walk = (column, _FastIter(column, _BULK_REPETITIONS))
+            it = session.walk[1]
+
+            def send() -> None:
+                sock.send_get_bulk(it)
+
+            def recv() -> Any:
+                return sock.recv_get_bulk(it)
+        try:
+            await asyncio.wait_for(self._slots.acquire(),
+                                   max(deadline - time.monotonic(), 0.01))
+        except TimeoutError as err:
+            raise PollTimeout(f"{_timeout_message(session)}: all {_MAX_IN_FLIGHT} request "
+                              "slots busy") from err
+        try:
+            answer = await _fast_request(sock.get_fd(), send, recv, session.cfg, deadline,
+                                         lone=kind != "get" or len(oids) == 1)
+        except TimeoutError as err:
+            raise PollTimeout(_timeout_message(session)) from err
+        except _FastDecodeError as err:  # a multi-object GET: see above
+            raise _StatusError(1, 0, f"undecodable answer ({err})") from err
+        except OSError as err:
+            raise CollectorError(f"cannot send to {session.cfg.host}: {err}",
+                                 reason="unreachable") from err
+        finally:
+            self._slots.release()
+        if kind == "get":
+            if not answer and len(oids) > 1:
+                raise _StatusError(1, 0, "empty answer")
+            return [(oid, _fast_plain(answer.get(oid))) for oid in oids]
+        rows: list[tuple[str, Value]] = []
+        for item in answer or ():
+            if item is None:  # gufo's end-of-walk mark
+                break
+            rows.append((str(item[0]), _fast_plain(item[1])))
+        return rows
+
     async def get(self, session: _Session, oids: Sequence[str], deadline: float
                   ) -> dict[str, Value]:
         """GET ``oids`` (several PDUs if needed). Missing objects come back as None."""
@@ -527,7 +619,7 @@ class SnmpCollector(Collector):
             want = min(_BULK_REPETITIONS, MAX_ALARM_ROWS - len(rows))
             try:
                 answer = await self._send(session, deadline, "bulk" if bulk else "next",
-                                          [cursor], repetitions=want)
+                                          [cursor], repetitions=want, column=column)
             except _StatusError as err:
                 if err.status == 2:  # v1 noSuchName: end of the MIB view
                     break
@@ -549,6 +641,64 @@ class SnmpCollector(Collector):
             if not progressed:
                 break
         return rows
+
+
+async def _fast_request(fd: int, send: Any, recv: Any, cfg: SnmpConfig, deadline: float,
+                        lone: bool) -> Any:
+    """Send, then read the socket until an answer decodes; resend after each try's share of
+    the timeout (``retries``), never past ``deadline``. Raises TimeoutError when no answer
+    came; an undecodable datagram ends a multi-object GET (``lone`` False) with the decode
+    error, else it is dropped. A stale answer to an earlier try is dropped by gufo-snmp
+    (request ID)."""
+    loop = asyncio.get_running_loop()
+    per_try = max(cfg.timeout * 0.9 / (cfg.retries + 1), 0.05)
+    for _attempt in range(cfg.retries + 1):
+        try_end = min(deadline, time.monotonic() + per_try)
+        send()
+        while True:
+            remaining = try_end - time.monotonic()
+            if remaining <= 0:
+                break
+            ready: asyncio.Future[bool] = loop.create_future()
+
+            def wake(ok: bool, fut: asyncio.Future[bool] = ready) -> None:
+                if not fut.done():
+                    fut.set_result(ok)
+
+            loop.add_reader(fd, wake, True)
+            timer = loop.call_later(remaining, wake, False)
+            try:
+                readable = await ready
+            finally:
+                timer.cancel()
+                loop.remove_reader(fd)
+            if not readable:
+                break
+            try:
+                return recv()
+            except (BlockingIOError, StopAsyncIteration) as err:
+                if isinstance(err, StopAsyncIteration):
+                    return None  # GETBULK: end of the column or of the MIB view
+                continue
+            except TimeoutError:  # ICMP port unreachable ("connection refused"): no agent
+                continue
+            except _FastDecodeError:
+                if not lone:
+                    raise
+                continue
+        if time.monotonic() >= deadline:
+            break
+    raise TimeoutError
+
+
+def _fast_plain(value: Any) -> Value:
+    """gufo-snmp value -> int | bytes | Oid | None. gufo gives OIDs as ``str`` (and an
+    IpAddress as ``str`` too, which the UPS profiles never read), Opaque floats as float."""
+    if value is None or isinstance(value, int | bytes):
+        return value
+    if isinstance(value, str):
+        return Oid(value)
+    raise ProtocolError(f"unexpected SNMP value type {type(value).__name__}")
 
 
 class _StatusError(Exception):

@@ -222,6 +222,28 @@ def test_snmp_wire_values_become_plain_values(data: st.DataObject) -> None:
         profile.decode("ups1", {key: value}, [], 1.7e9)
 
 
+@FUZZ
+@given(st.data())
+def test_gufo_wire_values_become_plain_values(data: st.DataObject) -> None:
+    """What gufo-snmp hands over (None, int, bytes, str for OIDs and IP addresses, float for
+    Opaque floats) becomes int/bytes/Oid/None or a ProtocolError, and goes through every MIB
+    decoder the same way."""
+    from upkeep.collectors.snmp import _fast_plain
+
+    raw = data.draw(st.one_of(st.none(), st.integers(-2**64, 2**64), st.binary(max_size=300),
+                              st.text(max_size=60), st.floats(allow_nan=True)))
+    try:
+        value = _fast_plain(raw)
+    except ProtocolError:
+        assert isinstance(raw, float)
+        return
+    assert value is None or isinstance(value, int | bytes | snmp_mibs.Oid)
+    profile = snmp_mibs.PROFILES[data.draw(st.sampled_from(sorted(snmp_mibs.PROFILES)))]
+    key = data.draw(st.sampled_from([f.key for f in profile.fields]))
+    with contextlib.suppress(ProtocolError):
+        profile.decode("ups1", {key: value}, [], 1.7e9)
+
+
 # --- config --------------------------------------------------------------------------------
 
 yaml_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True),

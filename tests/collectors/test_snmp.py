@@ -46,12 +46,25 @@ def sim() -> Iterator[SnmpSim]:
     records = {name: fixture_records(name) for name in names}
     records["huge-alarm"] = huge_alarm_table(HUGE_ALARMS)
     records["not-a-ups"] = NOT_A_UPS
+    records["long-ident"] = long_ident()
     rig = SnmpSim(records, users=[UPSMON, UPSMON512], ipv6=True)
     rig.clone("ups-mib", ["flip-ups-mib"])
     rig.clone("apc-ups", ["flip-apc"])
     rig.clone("eaton-ups", ["flip-eaton"])
     with rig:
         yield rig
+
+
+def long_ident() -> str:
+    """UPS-MIB with identity strings so long that one GET answer for the whole profile is
+    about 4.5 KB: more than gufo-snmp's 4080-byte receive buffer, and than a 1472-byte PDU."""
+    lines = []
+    for line in fixture_records("ups-mib").splitlines():
+        oid, tag, value = line.split("|", 2)
+        if oid.startswith(f"{U}.1.") and tag == "4":
+            value = (value + " ") * (1400 // (len(value) + 1))
+        lines.append(f"{oid}|{tag}|{value}")
+    return "\n".join(lines)
 
 
 def _cfg(sim: SnmpSim, community: str, **kw: Any) -> SnmpConfig:
@@ -140,6 +153,41 @@ def test_exact_values_every_mib_every_version(sim: SnmpSim, community: str, auth
     assert _m(reading, "upkeep_ups_selftest_result", result="passed") == 1
     assert _m(reading, "upkeep_ups_status", flag="OB") == 0
     assert reading.info["status"] == ["OL"] and reading.info["summary"].startswith("on line (OL), charge")
+
+
+@pytest.mark.parametrize("engine", ["auto", "pysnmp"])
+def test_v2c_engines(sim: SnmpSim, engine: str) -> None:
+    """v2c goes through gufo-snmp where it is installed (no pysnmp engine is ever made), and
+    through pysnmp where it is not (``engine="pysnmp"``: other platforms): same readings."""
+    collector = SnmpCollector([(n, _cfg(sim, n)) for n in CASES], engine=engine)
+
+    async def run() -> tuple[dict[str, Reading], int, int]:
+        out = await asyncio.gather(*(poll_target(collector, t) for t in collector.targets()))
+        engines = len(collector._engines)
+        sockets = sum(1 for s in collector._sessions.values() if s.fast is not None)
+        await collector.aclose()
+        return {r.target: r for rs in out for r in rs}, engines, sockets
+
+    readings, engines, sockets = asyncio.run(run())
+    for name, (mib, expected, _ident, _temp) in CASES.items():
+        assert readings[name].ok, readings[name].message
+        assert readings[name].info["mib"] == mib
+        for metric, value in expected.items():
+            assert _m(readings[name], metric) == pytest.approx(value), (name, metric)
+    assert (engines, sockets) == ((0, 3) if engine == "auto" else (1, 0))
+    assert all(s.fast is None for s in collector._sessions.values())  # closed by aclose
+
+
+@pytest.mark.parametrize("auth", ["v2c", "v1", "v3-sha256-aes"])
+def test_answer_bigger_than_a_pdu_is_split(sim: SnmpSim, auth: str) -> None:
+    """A profile's answer of ~5 KB: gufo-snmp cannot decode it (4080-byte buffer) and says
+    nothing else, so the GET is halved like a tooBig until the halves fit."""
+    reading = _poll(sim, "long-ident", **AUTHS[auth])
+    assert reading.ok, reading.message
+    assert reading.info["mib"] == "ups-mib"
+    assert _m(reading, "upkeep_ups_battery_charge_ratio") == 1.0
+    info = [s.labels for s in reading.samples if s.metric == "upkeep_ups_info"]
+    assert info and info[0]["mfr"].startswith("EATON EATON"), info
 
 
 def test_alarm_table_decoded_by_name(sim: SnmpSim) -> None:
