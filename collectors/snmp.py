@@ -565,7 +565,7 @@ class SnmpCollector(Collector):
             raise _StatusError(1, 0, f"undecodable answer ({err})") from err
         except OSError as err:
             raise CollectorError(f"cannot send to {session.cfg.host}: {err}",
-                                 reason="unreachable") from err
+                                 reason=Reason.UNREACHABLE) from err
         finally:
             self._slots.release()
         if kind == "get":
