@@ -14,6 +14,7 @@ vnu's JSON (https://github.com/validator/validator/wiki/Output-»-JSON): ``messa
 from __future__ import annotations
 
 import codecs
+import contextlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -152,10 +153,8 @@ def thai_check(body: bytes, content_type: str | None, *, thai: bool) -> dict[str
         problems.append("not_utf8")
         text = body.decode("utf-8", "replace")
     parser = _RootLang()
-    try:
+    with contextlib.suppress(AssertionError):  # HTMLParser on pathological markup
         parser.feed(text[:256 * 1024])
-    except AssertionError:  # HTMLParser on pathological markup
-        pass
     lang = parser.lang
     has_thai = bool(_THAI.search(text))
     if not lang:
