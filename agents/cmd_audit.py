@@ -71,7 +71,8 @@ def format_tools(tools: dict[str, dict[str, Any]]) -> str:
 def _count(part: dict[str, Any], key: str) -> str:
     if part.get("reason"):
         return "n/a"
-    return str(part[key] if key in part else sum(part["impacts"].values()))
+    value = part[key]
+    return str(sum(value.values()) if isinstance(value, dict) else value)
 
 
 def format_report(readings: Sequence[Reading]) -> str:

@@ -61,6 +61,7 @@ from upkeep.collectors.web_probe import Prober
 from upkeep.config import Config
 from upkeep.config.audit import AUDIT_PREFIX, AuditToolsConfig
 from upkeep.config.websites import ExpectConfig, ResolverConfig, WebsiteConfig
+from upkeep.errors import Reason
 from upkeep.metrics import Sample, gauge, sample
 from upkeep.reading import Reading
 
@@ -360,7 +361,7 @@ async def audit(website: WebsiteConfig, pages: list[Page], tools_config: AuditTo
         return run
     missing = _missing(tools, "java", "vnu_jar")
     if missing:
-        run.html_failure = ("tool_missing", missing)
+        run.html_failure = (Reason.TOOL_MISSING, missing)
     else:
         try:
             run.html = await run_vnu(tools_config, good, deadline)
@@ -370,7 +371,7 @@ async def audit(website: WebsiteConfig, pages: list[Page], tools_config: AuditTo
             run.html_failure = ("tool_error", f"cannot run java: {err}")
     missing = _missing(tools, "chromium", "axe_js", "playwright")
     if missing:
-        run.axe_failure = ("tool_missing", missing)
+        run.axe_failure = (Reason.TOOL_MISSING, missing)
     else:
         try:
             run.axe = await run_axe(tools_config, good, deadline)
