@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "upkeep.agents.cmd_run",
     "upkeep.agents.cmd_probe",
     "upkeep.agents.cmd_sd",
+    "upkeep.agents.cmd_audit",
     "upkeep.policies.cmd_checklist",
     "upkeep.policies.cmd_assets",
     "upkeep.policies.cmd_report",

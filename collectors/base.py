@@ -77,6 +77,7 @@ COLLECTOR_MODULES: dict[str, tuple[str, Callable[[Config], bool]]] = {
     "nut": ("upkeep.collectors.nut", _uses_nut),
     "snmp": ("upkeep.collectors.snmp", lambda c: any(u.snmp is not None for u in c.ups or [])),
     "web": ("upkeep.collectors.web", lambda c: bool(c.websites)),
+    "audit": ("upkeep.collectors.web_audit", lambda c: any(w.audit.enabled for w in c.websites)),
 }
 
 

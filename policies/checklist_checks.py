@@ -350,3 +350,62 @@ def ups_healthy(ctx: Context, subject: str, params: Mapping[str, Any]) -> Verdic
     if not problems:
         return "pass", f"{len(units)} UPS healthy"
     return "fail", "; ".join(problems)
+
+
+# --- the standards audit (kind ``audit``; keys in ``upkeep.collectors.web_audit``) -------
+
+def _audit_pages(ctx: Context, name: str) -> Mapping[str, Any] | Verdict:
+    """The pages of the website's latest audit, or why there is nothing to judge: a
+    missing, stale or failed audit is never a pass."""
+    website = next((w for w in ctx.config.websites if w.name == name), None)
+    if website is not None and not website.audit.enabled:
+        return "error", "the standards audit is off for this website (websites[].audit)"
+    reading = ctx.readings.get(("audit", name))
+    if reading is None:
+        return "error", "no audit of this website yet (is the agent running with audit: on?)"
+    if not reading.info:
+        return "error", f"the last audit failed: {reading.reason} {reading.message}".strip()
+    interval = website.audit.interval if website is not None else 86400.0
+    age = ctx.now - float(reading.info["audited_at"])
+    if age > 2 * interval + 3600:
+        return "error", f"the latest audit is {age / 86400:.1f} days old"
+    return reading.info["pages"]  # type: ignore[no-any-return]
+
+
+def _audit_verdict(ctx: Context, name: str, part: str,
+                   judge: Callable[[Mapping[str, Any]], str]) -> Verdict:
+    pages = _audit_pages(ctx, name)
+    if isinstance(pages, tuple):
+        return pages
+    failing, unknown = [], []
+    for page, result in pages.items():
+        if result["reason"]:
+            unknown.append(f"{page}: not audited ({result['reason']}: {result['message']})")
+        elif result[part].get("reason"):
+            unknown.append(f"{page}: not available ({result[part]['reason']}: "
+                           f"{result[part]['message']})")
+        elif problem := judge(result[part]):
+            failing.append(f"{page}: {problem}")
+    if failing:
+        return "fail", "; ".join(failing + unknown)
+    if unknown:
+        return "error", "; ".join(unknown)
+    return "pass", f"{len(pages)} page(s) audited, nothing found"
+
+
+@evaluator("website.html_valid", "websites")
+def html_valid(ctx: Context, subject: str, params: Mapping[str, Any]) -> Verdict:
+    return _audit_verdict(ctx, subject, "html", lambda h: (
+        f"{h['errors']} HTML error(s) (W3C Nu Html Checker)" if h["errors"] else ""))
+
+
+@evaluator("website.accessible", "websites")
+def accessible(ctx: Context, subject: str, params: Mapping[str, Any]) -> Verdict:
+    return _audit_verdict(ctx, subject, "accessibility", lambda a: (
+        "WCAG 2.1 A/AA violations: " + ", ".join(v["id"] for v in a["violations"])
+        if a["violations"] else ""))
+
+
+@evaluator("website.thai_language", "websites")
+def thai_language(ctx: Context, subject: str, params: Mapping[str, Any]) -> Verdict:
+    return _audit_verdict(ctx, subject, "thai", lambda t: ", ".join(t["problems"]))

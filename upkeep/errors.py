@@ -76,6 +76,11 @@ class Reason(StrEnum):
     NO_REDIRECT = "no_redirect"
     REDIRECT_NOT_HTTPS = "redirect_not_https"
     REDIRECT_OTHER_HOST = "redirect_other_host"
+    # the website standards audit (kind ``audit``, ``info.pages[].reason`` and its parts)
+    NOT_HTML = "not_html"
+    TOOL_MISSING = "tool_missing"
+    TOOL_ERROR = "tool_error"
+    AUDIT_TIMEOUT = "audit_timeout"
     # websites: certificate problems (``upkeep_tls_cert_problem{reason}``, ``info.tls.problems``)
     EXPIRED = "expired"
     NOT_YET_VALID = "not_yet_valid"

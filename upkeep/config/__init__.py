@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from upkeep.config.audit import AuditToolsConfig
 from upkeep.config.base import Duration, StrictModel, parse_duration, reveal
 from upkeep.config.host import HostConfig
 from upkeep.config.notify import NotifyConfig
@@ -72,6 +73,7 @@ class Config(StrictModel):
     policies: PoliciesConfig = PoliciesConfig()
     notify: NotifyConfig = NotifyConfig()
     web: WebConfig = WebConfig()
+    audit: AuditToolsConfig = AuditToolsConfig()  # the standards audit's tools and limits
     inventory: str | None = None  # fleet inventory served at /api/v1/sd (docs/deployment.md)
 
     @field_validator("site")
@@ -86,6 +88,14 @@ class Config(StrictModel):
     def _listen(cls, value: str) -> str:
         _split_listen(value)
         return value
+
+    @model_validator(mode="after")
+    def _audit_fits(self) -> Config:
+        for website in self.websites:
+            if website.audit.enabled and self.audit.timeout >= website.audit.check_interval:
+                raise ValueError(f"websites {website.name}: audit.check_interval must be longer "
+                                 f"than audit.timeout ({self.audit.timeout:g}s)")
+        return self
 
     @property
     def listen_host(self) -> str:

@@ -11,6 +11,7 @@ Example::
           - {name: security_policy, url: https://www.example.go.th/policy, expect_text: นโยบาย}
           - {name: privacy_notice, url: https://www.example.go.th/privacy, expect_text: PDPA}
         tls: {ca_file: /etc/upkeep/office-ca.pem}
+        audit: true                       # W3C/accessibility/Thai audit (upkeep.config.audit)
         interval: 60s
         timeout: 15s
 
@@ -27,6 +28,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
+from upkeep.config.audit import WebsiteAuditConfig
 from upkeep.config.base import Duration, StrictModel
 
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -122,6 +124,8 @@ class WebsiteConfig(StrictModel):
     expect: ExpectConfig = ExpectConfig()
     policy_pages: list[PolicyPageConfig] = []
     tls: WebsiteTlsConfig = WebsiteTlsConfig()
+    #: the standards audit (``upkeep.config.audit``); off by default
+    audit: WebsiteAuditConfig = WebsiteAuditConfig()
     interval: Duration = 60.0
     timeout: Duration = 15.0
 
