@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from markupsafe import Markup, escape
 
@@ -172,7 +173,8 @@ def ups(agent: Agent, lang: Lang) -> Markup:
                    badge(not r.ups["replace_needed"],
                          label("yes" if r.ups["replace_needed"] else "no", lang)))
         body.append([
-            html("<strong>{}</strong>", r.name), badge(ok, status), pct(i.get("battery_charge")),
+            html('<strong><a href="/ui/ups/{}">{}</a></strong>', quote(r.name, safe=""), r.name),
+            badge(ok, status), pct(i.get("battery_charge")),
             fduration(runtime, lang) if isinstance(runtime, int | float) else "–",
             pct(i.get("load")), fdate(installed, lang) if installed else "–", age, replace,
             label(f"selftest.{i.get('selftest_result') or 'unknown'}", lang),
@@ -218,7 +220,8 @@ def hosts(agent: Agent, lang: Lang) -> Markup:
             (label("memory_available", lang), mem),
             (label("booted", lang), fdatetime(i.get("boot_time"), lang))]
         dl = join(html("<div><dt>{}</dt><dd>{}</dd></div>", k, v) for k, v in facts)
-        out.append(html('<section class="card"><h2>{}</h2><dl class="facts">{}</dl>', r.name, dl))
+        out.append(html('<section class="card"><h2><a href="/ui/hosts/{}">{}</a></h2>'
+                        '<dl class="facts">{}</dl>', quote(r.name, safe=""), r.name, dl))
         fs = i.get("filesystem_list") or []
         if fs:
             out.append(table(label("filesystems", lang),
@@ -271,7 +274,8 @@ def websites(agent: Agent, lang: Lang) -> Markup:
         state = badge(False, label("down", lang)) if not r.ok else (
             badge(None, label("warning", lang)) if findings else badge(True, label("up", lang)))
         body.append([
-            html("<strong>{}</strong><br><small>{}</small>", r.name, i.get("url", "")),
+            html('<strong><a href="/ui/websites/{}">{}</a></strong><br><small>{}</small>',
+                 quote(r.name, safe=""), r.name, i.get("url", "")),
             state,
             http.get("status") or "–",
             fdate(tls.get("not_after"), lang) if tls.get("not_after") else "–",

@@ -92,18 +92,18 @@ def test_findings_are_listed_in_thai_on_thai_pages(client: TestClient) -> None:
 
 def test_ups_that_never_answered_shows_unknown_not_no(client: TestClient) -> None:
     page = client.get("/ui/ups?lang=en").text
-    silent = next(r for r in page.split("<tr>") if "<strong>silent</strong>" in r)
+    silent = next(r for r in page.split("<tr>") if ">silent</a></strong>" in r)
     cells = re.findall(r"<td>(.*?)</td>", silent)
     replace = cells[7]
     assert 'badge warn">unknown' in replace, replace
-    ok = next(r for r in page.split("<tr>") if "<strong>ups-ok</strong>" in r)
+    ok = next(r for r in page.split("<tr>") if ">ups-ok</a></strong>" in r)
     assert 'badge ok">no' in re.findall(r"<td>(.*?)</td>", ok)[7]
 
 
 def test_battery_age_from_the_manufacture_date_when_install_date_is_unknown(
         client: TestClient) -> None:
     page = client.get("/ui/ups?lang=en").text
-    row = next(r for r in page.split("<tr>") if "<strong>old-batt</strong>" in r)
+    row = next(r for r in page.split("<tr>") if ">old-batt</a></strong>" in r)
     assert "3.0 years" in row
 
 
