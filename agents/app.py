@@ -19,7 +19,7 @@ from upkeep.agents.limits import BodyLimit
 from upkeep.agents.runtime import Agent
 from upkeep.dashboards import web
 from upkeep.kit.auth import require_reader
-from upkeep.policies import api_incidents, api_policies
+from upkeep.policies import api_incidents, api_policies, history
 
 log = logging.getLogger(__name__)
 core = APIRouter()
@@ -69,6 +69,7 @@ def extra_routers() -> list[APIRouter]:
     return [
         fleet.router,  # /api/v1/sd, /api/v1/debug/runtime
         events.router,  # /api/v1/events
+        history.router,  # /api/v1/history
         api_incidents.router,  # /api/v1/incidents, /api/v1/kpi, /api/v1/maintenance
         api_probe.router,  # /probe (websites, the multi-target pattern)
         api_policies.router,  # /api/v1/checklist, /api/v1/assets

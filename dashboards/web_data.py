@@ -103,17 +103,62 @@ def cert_days_left(row: Row, now: float | None = None) -> float | None:
     return (min(stamps) - (now or time.time())) / 86400 if stamps else None
 
 
+#: TLS versions a site should no longer accept (RFC 8996 deprecates both)
+LEGACY_TLS = ("TLS 1.0", "TLS 1.1")
+HSTS_HEADER = "strict-transport-security"
+
+
+def battery_born(info: UpsInfo | None) -> float | None:
+    """When the battery's age counts from: installed, else manufactured (as the summary)."""
+    if info is None:
+        return None
+    born = info["battery_installed"] or info["battery_manufactured"]
+    return float(born) if isinstance(born, int | float) else None
+
+
+def web_findings(row: Row) -> list[tuple[str, str]]:
+    """What makes a website that answers weaker than healthy, as (message key, value):
+    legacy TLS accepted, HSTS absent or too short, security headers missing, IPv4/IPv6 that
+    answer differently. The same facts ``upkeep probe`` lists under "problems"."""
+    found: list[tuple[str, str]] = []
+    tls = row.info.get("tls")
+    accepted = tls.get("accepted") if isinstance(tls, dict) else None
+    if isinstance(accepted, dict):
+        legacy = [v for v in LEGACY_TLS if accepted.get(v)]
+        if legacy:
+            found.append(("finding.legacy_tls", ", ".join(legacy)))
+    http = row.info.get("http")
+    present = http.get("headers_present") if isinstance(http, dict) else None
+    if isinstance(http, dict) and isinstance(present, dict) and present:
+        if not present.get(HSTS_HEADER, False):
+            found.append(("finding.no_hsts", ""))
+        elif http.get("hsts_long_enough") is False:
+            found.append(("finding.short_hsts", ""))
+        missing = [h for h, ok in present.items() if not ok and h != HSTS_HEADER]
+        if missing:
+            found.append(("finding.missing_headers", ", ".join(missing)))
+    parity = row.info.get("ipv6_parity")
+    if isinstance(parity, dict) and parity.get("ok") is False:
+        found.append(("finding.v6_differs", ""))
+    return found
+
+
 @dataclass
 class Problem:
     what: str  # an i18n key: on_battery, target_down, cert_expiring ...
     subject: str
     detail: str = ""
     href: str = "/"
+    #: (message key, value) pairs the page words in its language (web_warning)
+    findings: list[tuple[str, str]] = field(default_factory=list)
+    #: the UPS facts behind a power problem, for the page to word in its language
+    ups: UpsInfo | None = None
 
 
 #: most urgent first: power, then what is down, then what will go wrong, then compliance
 URGENCY = ("on_battery", "low_battery", "system_down", "target_down", "service_down",
-           "cert_expired", "replace_battery", "cert_expiring", "control_failing")
+           "cert_expired", "replace_battery", "cert_expiring", "web_warning",
+           "control_failing")
 
 
 def problems(agent: Agent, parts: dict[str, Part]) -> list[Problem]:
@@ -124,7 +169,7 @@ def problems(agent: Agent, parts: dict[str, Part]) -> list[Problem]:
         info = row.ups
         if "OB" in flags:
             found.append(Problem("on_battery", row.name, info["summary"] if info else "",
-                                 "/ui/ups"))
+                                 "/ui/ups", ups=info))
         if "LB" in flags:
             found.append(Problem("low_battery", row.name, "", "/ui/ups"))
         if info and info["replace_needed"]:
@@ -150,6 +195,9 @@ def problems(agent: Agent, parts: dict[str, Part]) -> list[Problem]:
             found.append(Problem("cert_expired", row.name, f"{-days:.0f}", "/ui/websites"))
         elif days is not None and days < CERT_WARN_DAYS:
             found.append(Problem("cert_expiring", row.name, f"{days:.0f}", "/ui/websites"))
+        findings = web_findings(row) if row.ok else []
+        if findings:
+            found.append(Problem("web_warning", row.name, "", "/ui/websites", findings))
     controls = parts.get("checklist")
     if controls is not None and controls.available:
         for control in controls.data:

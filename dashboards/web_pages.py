@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from markupsafe import Markup, escape
 
@@ -24,6 +25,7 @@ from upkeep.dashboards.i18n import duration as fduration
 
 if TYPE_CHECKING:
     from upkeep.kit.agent import AgentView as Agent
+    from upkeep.readings import UpsInfo
 
 
 def e(value: object) -> Markup:
@@ -64,6 +66,41 @@ def missing(what: str, lang: Lang) -> Markup:
     return html('<p class="missing" role="note">{}</p>', label("not_available", lang, what=what))
 
 
+def findings_text(findings: Sequence[tuple[str, str]], lang: Lang) -> str:
+    return "; ".join(label(key, lang, what=value) if value else label(key, lang)
+                     for key, value in findings)
+
+
+def ups_summary(info: UpsInfo, lang: Lang, now: float | None = None) -> str:
+    """``ups_model.summary`` in the page's language: state, charge, runtime, load, age."""
+    flags = set(info["status"])
+    if "FSD" in flags:
+        state = label("sum.forced_shutdown", lang)
+    elif "OB" in flags:
+        state = label("on_battery", lang) + (
+            f", {label('sum.low', lang)}" if "LB" in flags else "")
+    elif "OL" in flags:
+        state = label("sum.on_line", lang)
+    else:
+        state = label("sum.state_unknown", lang)
+    out = [f"{state} ({' '.join(info['status']) or '-'})"]
+    if info["battery_charge"] is not None:
+        out.append(label("sum.charge", lang, n=pct(info["battery_charge"])))
+    if info["battery_runtime"] is not None:
+        out.append(label("sum.runtime", lang, n=fduration(info["battery_runtime"], lang)))
+    if info["load"] is not None:
+        out.append(label("sum.load", lang, n=pct(info["load"])))
+    born = data.battery_born(info)
+    if born is not None:
+        years = ((time.time() if now is None else now) - born) / 31557600
+        out.append(label("sum.battery_age", lang, n=f"{years:.1f}"))
+    else:
+        out.append(label("sum.battery_age_unknown", lang))
+    if info["replace_needed"]:
+        out.append(label("sum.replace", lang))
+    return ", ".join(out)
+
+
 # --- overview ----------------------------------------------------------------------------------
 
 def overview(agent: Agent, lang: Lang) -> Markup:
@@ -86,6 +123,10 @@ def overview(agent: Agent, lang: Lang) -> Markup:
                 detail = label("days_ago", lang, n=p.detail)
             elif p.what == "control_failing":
                 detail = label("st." + p.detail, lang)
+            elif p.what == "web_warning":
+                detail = findings_text(p.findings, lang)
+            elif p.what == "on_battery" and p.ups is not None:
+                detail = ups_summary(p.ups, lang)
             out.append(html('<li class="problem {}"><a href="{}"><strong>{}</strong> {}</a>{}</li>',
                             p.what, p.href, label(p.what, lang), p.subject,
                             html(" <span class=detail>{}</span>", detail) if detail
@@ -123,15 +164,19 @@ def ups(agent: Agent, lang: Lang) -> Markup:
         if "OB" in flags:
             status = f"{label('on_battery', lang)} ({status})"
         installed = i.get("battery_installed")
-        age = label("years", lang, n=f"{(now - installed) / 31557600:.1f}") \
-            if isinstance(installed, int | float) else "–"
+        born = data.battery_born(r.ups)
+        age = label("years", lang, n=f"{(now - born) / 31557600:.1f}") \
+            if born is not None else "–"
         runtime = i.get("battery_runtime")
+        # a UPS that never answered has no facts: "unknown", never a reassuring "no"
+        replace = (badge(None, label("unknown", lang)) if r.ups is None else
+                   badge(not r.ups["replace_needed"],
+                         label("yes" if r.ups["replace_needed"] else "no", lang)))
         body.append([
-            html("<strong>{}</strong>", r.name), badge(ok, status), pct(i.get("battery_charge")),
+            html('<strong><a href="/ui/ups/{}">{}</a></strong>', quote(r.name, safe=""), r.name),
+            badge(ok, status), pct(i.get("battery_charge")),
             fduration(runtime, lang) if isinstance(runtime, int | float) else "–",
-            pct(i.get("load")), fdate(installed, lang) if installed else "–", age,
-            badge(not i.get("replace_needed"), label("yes" if i.get("replace_needed") else "no",
-                                                     lang)),
+            pct(i.get("load")), fdate(installed, lang) if installed else "–", age, replace,
             label(f"selftest.{i.get('selftest_result') or 'unknown'}", lang),
             " ".join(str(x) for x in (i.get("mfr"), i.get("model")) if x),
             i.get("serial", ""),
@@ -175,7 +220,8 @@ def hosts(agent: Agent, lang: Lang) -> Markup:
             (label("memory_available", lang), mem),
             (label("booted", lang), fdatetime(i.get("boot_time"), lang))]
         dl = join(html("<div><dt>{}</dt><dd>{}</dd></div>", k, v) for k, v in facts)
-        out.append(html('<section class="card"><h2>{}</h2><dl class="facts">{}</dl>', r.name, dl))
+        out.append(html('<section class="card"><h2><a href="/ui/hosts/{}">{}</a></h2>'
+                        '<dl class="facts">{}</dl>', quote(r.name, safe=""), r.name, dl))
         fs = i.get("filesystem_list") or []
         if fs:
             out.append(table(label("filesystems", lang),
@@ -222,9 +268,15 @@ def websites(agent: Agent, lang: Lang) -> Markup:
         problems = [str(p) for p in tls.get("problems") or []]
         if not r.ok and r.message:
             problems.append(r.message)
+        findings = data.web_findings(r) if r.ok else []
+        if findings:
+            problems.append(findings_text(findings, lang))
+        state = badge(False, label("down", lang)) if not r.ok else (
+            badge(None, label("warning", lang)) if findings else badge(True, label("up", lang)))
         body.append([
-            html("<strong>{}</strong><br><small>{}</small>", r.name, i.get("url", "")),
-            badge(r.ok, label("up" if r.ok else "down", lang)),
+            html('<strong><a href="/ui/websites/{}">{}</a></strong><br><small>{}</small>',
+                 quote(r.name, safe=""), r.name, i.get("url", "")),
+            state,
             http.get("status") or "–",
             fdate(tls.get("not_after"), lang) if tls.get("not_after") else "–",
             badge(days is not None and days >= data.CERT_WARN_DAYS,

@@ -58,10 +58,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         good = web.https(pki.leaf("valid"), routes={"/": page})
         soon = web.https(pki.leaf("soon"), routes={"/": page})
         expired = web.https(pki.leaf("expired"), routes={"/": page}, families=("ipv4",))
+        # verified and answering, but still accepting TLS 1.0: a warning, never "Healthy"
+        legacy = web.https(pki.leaf("valid"), routes={"/": page}, families=("ipv4",),
+                           tls=("TLSv1", "TLSv1.3"))
         # a name on both families (IPv6 parity) through a real DNS server, and an IP literal
         dns = Dnsmasq(tmp / "dns", {"good.test": ["127.0.0.1", "::1"]})
         urls = {"intranet": good.url("good.test"), "expiring": soon.url("127.0.0.1"),
-                "old-portal": expired.url("127.0.0.1")}
+                "old-portal": expired.url("127.0.0.1"), "legacy": legacy.url("127.0.0.1")}
         site = {"expect": {"http_redirect": False}, "tls": {"ca_file": str(pki.ca_file)},
                 "interval": "2s", "timeout": "1500ms"}
         config = {
@@ -71,7 +74,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 {"name": "upsd", "port": nut.port}, {"name": "database", "port": free_port()}]}},
             "ups": [{"name": name, "nut": {"host": "127.0.0.1", "port": nut.port, "ups": name,
                                            "interval": "1s", "timeout": "900ms"}}
-                    for name in ("ups1", "ups2")],
+                    for name in ("ups1", "ups2")]
+            # a UPS that never answers (nothing listens on its port)
+            + [{"name": "silent", "nut": {"host": "127.0.0.1", "port": free_port(),
+                                          "ups": "silent", "interval": "2s",
+                                          "timeout": "900ms"}}],
             "resolver": dns.resolver(),
             "websites": [{"name": name, "url": url, **site} for name, url in urls.items()],
             "systems": [{"name": "intranet", "title_th": "อินทราเน็ต", "title_en": "Intranet",
@@ -81,7 +88,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         (tmp / "agent").mkdir(exist_ok=True)
         agent = AgentProcess(tmp / "agent", config).start()
         result = Stack(agent, nut, urls, tmp)
-        for key in ("web:intranet", "web:expiring", "web:old-portal"):
+        for key in ("web:intranet", "web:expiring", "web:old-portal", "web:legacy",
+                    "nut:silent"):
             wait_for(lambda k=key: k in agent.targets(), timeout=20, message=key)
         wait_for(lambda: sum(1 for t in agent.targets().values() if t["info"].get("ups")) == 2,
                  timeout=20, message=f"both UPS polled (log: {agent.log_text()[-1500:]})")
