@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from markupsafe import Markup, escape
 
@@ -152,9 +153,11 @@ def line_chart(*, title: str, points: Sequence[tuple[float, float]], start: floa
         '<text class="axis" x="{}" y="{}" text-anchor="end">{}</text></svg>').format(
             WIDTH, HEIGHT, chart_id, len(points), chart_id, title, LEFT, TOP, plot_w, plot_h,
             Markup("").join(parts), WIDTH - RIGHT, HEIGHT - 4, zone)
-    rows = Markup("").join(
-        Markup('<tr data-t="{:.0f}" data-v="{!r}"><td>{}</td><td>{}</td></tr>').format(
-            t, v, _when(t, lang), fmt(v)) for t, v in points)
+    # one row per point (1440 for a day): plain f-strings with explicit escaping of the two
+    # texts, because Markup.format costs ~10x more per field (a 4-chart page took 700 ms)
+    rows = Markup("".join(
+        f'<tr data-t="{t:.0f}" data-v="{float(v)!r}"><td>{escape(_when(t, lang))}</td>'
+        f"<td>{escape(fmt(v))}</td></tr>" for t, v in points))
     band_rows = Markup("").join(
         Markup('<li>{}</li>').format(band.text) for band in bands
         if not (band.end < start or band.start > end))
@@ -169,5 +172,6 @@ def line_chart(*, title: str, points: Sequence[tuple[float, float]], start: floa
         chart_id, title, svg, table)
 
 
+@lru_cache(maxsize=8192)
 def _when(t: float, lang: Lang) -> str:
     return str(thai.format_datetime(t, lang))
