@@ -146,7 +146,76 @@ def website(agent: Agent, name: str, range_name: str, lang: Lang) -> Markup | No
     return join([html("<h2>{}</h2>", name), _facts(facts),
                  html("<h2>{}</h2>", label("trends", lang)),
                  _range_links("websites", name, range_name, lang),
-                 _charts(agent, row, range_name, lang, wanted)])
+                 _charts(agent, row, range_name, lang, wanted),
+                 audit_section(agent, name, lang)])
+
+
+#: at most this many messages of each page are listed (the API has them all)
+AUDIT_ROWS = 50
+
+
+def audit_section(agent: Agent, name: str, lang: Lang) -> Markup:
+    """The latest standards audit of the website (kind ``audit``): per page the counts, then
+    each HTML message with its line and each accessibility violation with its selectors."""
+    state = agent.store.get("audit", name)
+    head = html("<h2>{}</h2>", label("audit.title", lang))
+    if state is None or not state.latest.info.get("pages"):
+        message = state.latest.message if state is not None and state.latest.message else ""
+        return join([head, html('<p class="missing" role="note">{}</p>',
+                                message or label("audit.none", lang))])
+    info = state.latest.info
+    summary = (info.get("summary") or {}).get(lang if lang in ("th", "en") else "en", "")
+    parts = [head, _facts([(label("audit.when", lang),
+                            fdatetime(float(info.get("audited_at") or state.latest.time), lang)),
+                           (label("status", lang), badge(state.latest.ok, summary))])]
+    rows = []
+    for page, result in info["pages"].items():
+        html_part = result.get("html") or {}
+        a11y = result.get("accessibility") or {}
+        thai = result.get("thai") or {}
+        if result.get("reason"):
+            not_run = label("audit.not_run", lang, why=result.get("message") or result["reason"])
+            rows.append(html("<tr><th scope=\"row\">{}</th><td colspan=\"3\">{}</td></tr>",
+                             page, not_run))
+            continue
+        rows.append(html(
+            "<tr><th scope=\"row\"><a href=\"{}\">{}</a></th><td>{}</td><td>{}</td><td>{}</td></tr>",
+            result.get("url", ""), page,
+            label("audit.not_run", lang, why=html_part["reason"]) if html_part.get("reason")
+            else f"{html_part.get('errors', 0)} / {html_part.get('warnings', 0)}",
+            label("audit.not_run", lang, why=a11y["reason"]) if a11y.get("reason")
+            else str(sum((a11y.get("impacts") or {}).values())),
+            badge(bool(thai.get("ok", True)),
+                  "; ".join(thai.get("problems") or ()) or label("up", lang))))
+    parts.append(html(
+        '<table><thead><tr><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th>'
+        '<th scope="col">{}</th></tr></thead><tbody>{}</tbody></table>',
+        label("audit.page", lang), label("audit.html", lang), label("audit.a11y", lang),
+        label("audit.thai", lang), join(rows)))
+    for page, result in info["pages"].items():
+        messages = list((result.get("html") or {}).get("messages") or ())[:AUDIT_ROWS]
+        violations = list((result.get("accessibility") or {}).get("violations") or ())
+        if messages:
+            parts.append(html(
+                '<table class="audit"><caption>{} — HTML</caption><thead><tr><th scope="col">{}'
+                '</th><th scope="col">{}</th></tr></thead><tbody>{}</tbody></table>',
+                page, label("audit.where", lang), label("audit.message", lang),
+                join(html("<tr><td>{}:{}</td><td>{} {}</td></tr>", m.get("line") or "–",
+                          m.get("column") or "–", m.get("type", ""), m.get("message", ""))
+                     for m in messages)))
+        if violations:
+            parts.append(html(
+                '<table class="audit"><caption>{} — {}</caption><thead><tr><th scope="col">{}'
+                '</th><th scope="col">{}</th><th scope="col">{}</th></tr></thead><tbody>{}'
+                "</tbody></table>",
+                page, label("audit.a11y", lang), label("audit.rule", lang),
+                label("audit.impact", lang), label("audit.where", lang),
+                join(html("<tr><td>{} — {}</td><td>{}</td><td>{}</td></tr>", v.get("id", ""),
+                          v.get("help", ""), v.get("impact") or "–",
+                          ", ".join(" ".join(map(str, n.get("target") or ()))
+                                    for n in list(v.get("nodes") or ())[:10]))
+                     for v in violations[:AUDIT_ROWS])))
+    return join(parts)
 
 
 def host(agent: Agent, name: str, range_name: str, lang: Lang) -> Markup | None:

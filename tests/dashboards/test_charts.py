@@ -13,6 +13,7 @@ from upkeep.config import parse_config
 from upkeep.dashboards import charts
 from upkeep.kit.db import Database
 from upkeep.policies.history import HistoryService
+from upkeep.reading import Reading
 
 DAY = 86400.0
 START = 1_780_000_000.0  # 2026-05-29 03:26:40 Bangkok
@@ -98,3 +99,50 @@ def test_detail_pages_draw_the_stored_history(tmp_path: Path) -> None:
     assert client.get("/ui/fragment/ups/ups-ok?range=90d").status_code == 200
     assert "/ui/ups/ups-ok" in client.get("/ui/ups").text
     agent.db.close()
+
+
+def _audit_reading(website: str) -> Reading:
+    """An audit reading in the shape collectors/web_audit.py documents, with hostile text."""
+    pages = {
+        "home": {"url": "https://jfo.example/", "final_url": "https://jfo.example/", "reason": "",
+                 "message": "", "sha256": "0" * 64, "bytes": 1200,
+                 "thai": {"ok": False, "problems": ["no lang=\"th\""], "lang": "", "charset": "utf-8"},
+                 "html": {"errors": 2, "warnings": 1, "reason": "", "messages": [
+                     {"type": "error", "line": 12, "column": 5,
+                      "message": f"Duplicate ID {HOSTILE}", "extract": ""},
+                     {"type": "error", "line": 30, "column": 1, "message": "Stray end tag",
+                      "extract": ""},
+                     {"type": "info", "line": 2, "column": 1, "message": "Trailing slash",
+                      "extract": ""}]},
+                 "accessibility": {"reason": "", "impacts": {"critical": 1, "serious": 0,
+                                                             "moderate": 0, "minor": 0},
+                                   "violations": [{"id": "image-alt", "impact": "critical",
+                                                   "help": "Images must have alternate text",
+                                                   "help_url": "", "tags": ["wcag2a"],
+                                                   "nodes": [{"target": ["img.logo"],
+                                                              "html": HOSTILE}], "count": 1}]}},
+        "privacy_notice": {"url": "https://jfo.example/privacy", "final_url": "",
+                           "reason": "redirect_loop", "message": "redirect loop back to /a"},
+    }
+    info = {"url": "https://jfo.example/", "audited_at": time.time() - 60, "tools": {},
+            "pages": pages, "summary": {"en": "2 page(s): 2 HTML error(s)",
+                                        "th": "2 หน้า: ข้อผิดพลาด HTML 2 รายการ"}}
+    return Reading("audit", website, time.time(), True, info=info)
+
+
+def test_website_page_shows_the_latest_audit_escaped(tmp_path: Path) -> None:
+    agent = Agent(parse_config(f"site: hq\ndata_dir: {tmp_path}\n"))
+    agent.store.put(Reading("web", "jfo", time.time(), True, info={
+        "url": "https://jfo.example/", "tls": {"not_after": time.time() + 90 * 86400,
+                                                "accepted": {"TLS 1.2": True}, "problems": []},
+        "http": {"status": 200}}))
+    client = TestClient(create_app(agent, manage_lifecycle=False))
+    before = client.get("/ui/websites/jfo?lang=en").text
+    assert "Standards audit" in before and "Not audited" in before
+    agent.store.put(_audit_reading("jfo"))
+    page = client.get("/ui/websites/jfo?lang=th").text
+    assert "ตรวจมาตรฐานเว็บไซต์" in page and "2 หน้า: ข้อผิดพลาด HTML 2 รายการ" in page
+    assert "<td>2 / 1</td>" in page and "<td>1</td>" in page       # counts per page
+    assert "12:5" in page and "image-alt" in page and "img.logo" in page
+    assert "redirect loop back to /a" in page                        # a page not audited
+    assert HOSTILE not in page and "&lt;script&gt;" in page
