@@ -170,9 +170,11 @@ class SurveyLedger:
         db.ensure_schema("satisfaction_survey", SCHEMA)
 
     @classmethod
-    def open(cls, config: Config) -> SurveyLedger:
+    def open(cls, config: Config, db: Database | None = None) -> SurveyLedger:
+        """The ledger in the config's data dir (or in ``db``), evidence where the
+        checklist's attestations keep theirs."""
         evidence = config.policies.checklist.evidence_dir or Path(config.data_dir) / "evidence"
-        return cls(Database(db_path(config)), evidence)
+        return cls(db if db is not None else Database(db_path(config)), evidence)
 
     def close(self) -> None:
         self.db.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 from fractions import Fraction
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 import yaml
 from openpyxl import Workbook
 
+from tests.support import need_binary
 from upkeep.agents.cli import main
 from upkeep.config import load_config
 from upkeep.policies.satisfaction import (
@@ -239,3 +241,65 @@ def test_unknown_subject_refused(tmp_path: Path, config: str,
     code, _, err = run(capsys, "satisfaction", "import", "-c", config, "--system", "hr",
                        "--fiscal-year", "2568", str(export))
     assert code == 2 and "unknown system 'hr' (configured: jfs, web:jfo)" in err
+
+
+# --- the combined KPI report -----------------------------------------------------------
+
+@pytest.fixture
+def surveyed(tmp_path: Path, config: str, capsys: pytest.CaptureFixture[str]) -> str:
+    """jfs: the Google export (87 %, level 5); the website: a recorded 83 % (level 1)."""
+    export = tmp_path / "survey.csv"
+    export.write_text(_csv(GOOGLE_ROWS[:8]), encoding="utf-8")
+    assert run(capsys, "satisfaction", "import", "-c", config, "--system", "jfs",
+               "--fiscal-year", "2568", str(export))[0] == 0
+    report = tmp_path / "report.pdf"
+    report.write_bytes(b"%PDF-1.4")
+    assert run(capsys, "satisfaction", "record", "-c", config, "--website", "jfo",
+               "--fiscal-year", "2568", "--respondents", "52", "--percent", "83",
+               "--evidence", str(report))[0] == 0
+    return config
+
+
+def test_report_json_has_both_indicators(surveyed: str, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "kpi.json"
+    code, _, err = run(capsys, "report", "kpi", "-c", surveyed, "--fiscal-year", "2568",
+                       "--lang", "en", "--at", "2025-10-01 09:00", "-o", str(out))
+    assert code == 0, err
+    doc = json.loads(out.read_text("utf-8"))
+    assert doc["data"]["systems"]["jfs"]["level"] == 5  # recovery: no incidents
+    subjects = doc["data"]["satisfaction"]["subjects"]
+    assert (subjects["jfs"]["level"], subjects["jfs"]["ratio"]) == (5, 0.87)
+    assert subjects["jfs"]["question_means"][Q1] == pytest.approx(31 / 7)
+    assert (subjects["web:jfo"]["level"], subjects["web:jfo"]["rule"]) == (1, "reported")
+    assert "comments" not in subjects["jfs"]["survey"]
+    assert "081-234-5678" not in out.read_text("utf-8")
+    assert any("mean of every rating given ÷ 5 × 100" in f for f in doc["footnotes"])
+    code, _, _ = run(capsys, "report", "kpi", "-c", surveyed, "--fiscal-year", "2568",
+                     "--comments", "-o", str(out))
+    assert "081-234-5678" in out.read_text("utf-8")
+
+
+def test_report_thai_xlsx_and_pdf(surveyed: str, tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from openpyxl import load_workbook
+
+    xlsx = tmp_path / "kpi.xlsx"
+    assert run(capsys, "report", "kpi", "-c", surveyed, "--fiscal-year", "2568",
+               "-o", str(xlsx))[0] == 0
+    book = load_workbook(xlsx)
+    cells = [c.value for sheet in book.worksheets for row in sheet.iter_rows() for c in row]
+    assert "ผลตัวชี้วัดความพึงพอใจของผู้ใช้งาน รายระบบและเว็บไซต์" in cells
+    assert 87.0 in cells and 83.0 in cells  # percentages stay numbers
+    assert "0 (ไม่ผ่าน)" not in cells
+    assert "เว็บไซต์ jfo" in cells
+    pdf = tmp_path / "kpi.pdf"
+    assert run(capsys, "report", "kpi", "-c", surveyed, "--fiscal-year", "2568",
+               "-o", str(pdf))[0] == 0
+    need_binary("pdftotext")
+    raw = subprocess.run(["pdftotext", "-raw", str(pdf), "-"], capture_output=True,
+                         text=True, check=True, timeout=30).stdout
+    flat = "".join(raw.replace("\u200b", "").split())
+    for words in ("ความพึงพอใจของผู้ใช้งาน", "ผู้ใช้งานพึงพอใจไม่น้อยกว่าร้อยละ 87.00",
+                  "คะแนนเฉลี่ยของทุกคำตอบ ÷ 5 × 100", "web:jfo", "87.00"):
+        assert "".join(words.split()) in flat, words
