@@ -11,7 +11,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from upkeep.agents import events, notify
-from upkeep.policies import assets_service, checklist_service, kpi_service
+from upkeep.policies import (
+    assets_service,
+    checklist_service,
+    kpi_service,
+    satisfaction_service,
+)
 
 if TYPE_CHECKING:
     from upkeep.agents.runtime import Agent
@@ -31,4 +36,4 @@ ServiceFactory = Callable[["Agent"], "Service | None"]
 def service_factories() -> list[ServiceFactory]:
     """Every service factory, in start order."""
     return [events.factory, notify.factory, checklist_service.checklist_service,
-            assets_service.assets_service, kpi_service.factory]
+            assets_service.assets_service, kpi_service.factory, satisfaction_service.factory]

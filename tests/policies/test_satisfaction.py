@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -13,9 +14,10 @@ import pytest
 import yaml
 from openpyxl import Workbook
 
-from tests.support import need_binary
+from tests.support import AgentProcess, free_port, metric, need_binary, parse_metrics
 from upkeep.agents.cli import main
 from upkeep.config import load_config
+from upkeep.kit.thai import fiscal_year
 from upkeep.policies.satisfaction import (
     level_for,
     percent_from_histogram,
@@ -303,3 +305,40 @@ def test_report_thai_xlsx_and_pdf(surveyed: str, tmp_path: Path,
     for words in ("ความพึงพอใจของผู้ใช้งาน", "ผู้ใช้งานพึงพอใจไม่น้อยกว่าร้อยละ 87.00",
                   "คะแนนเฉลี่ยของทุกคำตอบ ÷ 5 × 100", "web:jfo", "87.00"):
         assert "".join(words.split()) in flat, words
+
+
+# --- /metrics ------------------------------------------------------------------------------
+
+def test_agent_exports_latest_level_and_ratio(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    current = fiscal_year(time.time())
+    config = {"site": "hq", "host": {"enabled": False}, "ups": [],
+              "websites": [{"name": "jfo", "url": f"https://127.0.0.1:{free_port()}/"}],
+              "systems": [{"name": "jfs", "checks": ["web:jfo"]}]}
+    agent = AgentProcess(tmp_path, config)  # writes the config; started after the surveys
+    report = tmp_path / "report.pdf"
+    report.write_bytes(b"%PDF-1.4")
+    cfg = str(agent.config_path)
+    for who, fy, args in (("--system", current, ("--mean", "4.3")),        # 86 %: level 4
+                          ("--system", current, ("--percent", "87")),      # newer: level 5
+                          ("--website", current - 1, ("--percent", "82.5")),
+                          ("--system", current - 2, ("--percent", "90"))):  # too old
+        name = "jfs" if who == "--system" else "jfo"
+        assert run(capsys, "satisfaction", "record", "-c", cfg, who, name, "--fiscal-year",
+                   str(fy), "--respondents", "30", *args, "--evidence", str(report))[0] == 0
+    agent.start()
+    try:
+        series = parse_metrics(agent.metrics())
+    finally:
+        agent.stop()
+    now_fy, last_fy = str(current), str(current - 1)
+    assert metric(series, "upkeep_satisfaction_level", system="jfs", fiscal_year=now_fy) == 5
+    assert metric(series, "upkeep_satisfaction_ratio", system="jfs",
+                  fiscal_year=now_fy) == pytest.approx(0.87)
+    assert metric(series, "upkeep_satisfaction_level", system="web:jfo",
+                  fiscal_year=last_fy) == 0
+    assert metric(series, "upkeep_satisfaction_ratio", system="web:jfo",
+                  fiscal_year=last_fy) == pytest.approx(0.825)
+    exported = {dict(labels)["fiscal_year"] for name, labels in series
+                if name == "upkeep_satisfaction_level"}
+    assert exported == {now_fy, last_fy}
