@@ -14,6 +14,7 @@ from upkeep.agents import events, notify
 from upkeep.policies import (
     assets_service,
     checklist_service,
+    ita,
     kpi_service,
     satisfaction_service,
 )
@@ -35,5 +36,5 @@ ServiceFactory = Callable[["Agent"], "Service | None"]
 
 def service_factories() -> list[ServiceFactory]:
     """Every service factory, in start order."""
-    return [events.factory, notify.factory, checklist_service.checklist_service,
+    return [events.factory, notify.factory, ita.factory, checklist_service.checklist_service,
             assets_service.assets_service, kpi_service.factory, satisfaction_service.factory]

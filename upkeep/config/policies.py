@@ -8,6 +8,7 @@ from __future__ import annotations
 from upkeep.config.base import StrictModel
 from upkeep.config.policy_assets import AssetsConfig
 from upkeep.config.policy_checklist import ChecklistConfig
+from upkeep.config.policy_ita import ItaConfig
 from upkeep.config.policy_kpi import KpiConfig
 from upkeep.config.policy_satisfaction import SatisfactionConfig
 
@@ -17,3 +18,4 @@ class PoliciesConfig(StrictModel):
     checklist: ChecklistConfig = ChecklistConfig()
     assets: AssetsConfig = AssetsConfig()
     satisfaction: SatisfactionConfig = SatisfactionConfig()
+    ita: ItaConfig = ItaConfig()
