@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "upkeep.policies.cmd_assets",
     "upkeep.policies.cmd_report",
     "upkeep.policies.cmd_incidents",
+    "upkeep.policies.cmd_satisfaction",
 ]
 
 

@@ -11,7 +11,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from upkeep.agents import events, notify
-from upkeep.policies import assets_service, checklist_service, history, kpi_service
+from upkeep.policies import (
+    assets_service,
+    checklist_service,
+    history,
+    ita,
+    kpi_service,
+    satisfaction_service,
+)
 
 if TYPE_CHECKING:
     from upkeep.agents.runtime import Agent
@@ -30,5 +37,6 @@ ServiceFactory = Callable[["Agent"], "Service | None"]
 
 def service_factories() -> list[ServiceFactory]:
     """Every service factory, in start order."""
-    return [events.factory, notify.factory, checklist_service.checklist_service,
-            assets_service.assets_service, kpi_service.factory, history.factory]
+    return [events.factory, notify.factory, ita.factory, checklist_service.checklist_service,
+            assets_service.assets_service, kpi_service.factory, satisfaction_service.factory,
+            history.factory]

@@ -321,6 +321,7 @@ def incidents(agent: Agent, lang: Lang) -> Markup:
                            else k.get("system"), k.get("fiscal_year"),
                            html("<strong>{}</strong>", k.get("level")),
                            fduration(k.get("worst_seconds"), lang)] for k in kpi.data)))
+    out.append(satisfaction(agent, lang))
     inc = parts.incidents(agent)
     out.append(html("<h2>{}</h2>", label("incidents", lang)))
     if not inc.available:
@@ -344,6 +345,32 @@ def incidents(agent: Agent, lang: Lang) -> Markup:
                            if i.get("acknowledged") else "–", i.get("cause") or ""]
                           for i in inc.data), "wide"))
     out.append(tail)
+    return join(out)
+
+
+def satisfaction(agent: Agent, lang: Lang) -> Markup:
+    """The second KPI of the systems and the website: user satisfaction this fiscal year."""
+    from upkeep.kit.thai import fiscal_year
+
+    sat = parts.satisfaction(agent)
+    out = [html("<h2>{} — {}</h2>", label("satisfaction", lang),
+                label("fy", lang, n=fiscal_year(time.time())))]
+    if not sat.available:
+        out.append(missing(sat.missing, lang))
+        return join(out)
+
+    def level(s: dict[str, Any]) -> Markup | str:
+        if s.get("level") is None:
+            return label("no_survey", lang) if s.get("respondents") is None else "–"
+        if s.get("level") == 0:
+            return badge(False, f"0 ({label('not_met', lang)})")
+        return html("<strong>{}</strong>", s.get("level"))
+
+    out.append(table(label("satisfaction", lang),
+                     [label("system", lang), label("respondents", lang),
+                      label("satisfaction_percent", lang), label("level", lang)],
+                     ([s.get("system"), s.get("respondents") or "–", s.get("percent") or "–",
+                       level(s)] for s in sat.data)))
     return join(out)
 
 

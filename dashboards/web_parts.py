@@ -23,6 +23,10 @@ from upkeep.policies.checklist_service import ChecklistService
 from upkeep.policies.incidents import YearView, grade_year
 from upkeep.policies.kpi import scale_for, scales_from_config
 from upkeep.policies.kpi_service import KpiService
+from upkeep.policies.satisfaction import percent_text
+from upkeep.policies.satisfaction_service import SatisfactionService
+from upkeep.policies.surveys import grade as grade_survey
+from upkeep.policies.surveys import subjects
 
 if TYPE_CHECKING:
     from upkeep.kit.agent import AgentView as Agent
@@ -97,6 +101,37 @@ def kpi(agent: Agent) -> Part:
                  "level": r.level, "worst_seconds": r.worst_seconds,
                  "incidents": r.incidents, "provisional": r.provisional} for r in results]
     return part("KPI (policies/incidents.py)", load)
+
+
+def _surveys(agent: Agent) -> Any:
+    ledger = agent.service(SatisfactionService).ledger
+    if ledger is None:
+        raise PartMissing(agent.db_error or "the survey ledger is not open")
+    return ledger
+
+
+def satisfaction(agent: Agent) -> Part:
+    """The user-satisfaction KPI of the current fiscal year per system and website (a
+    subject without a survey shows as such; older years are in the KPI report)."""
+    def load() -> list[dict[str, Any]]:
+        fy = fiscal_year(time.time())
+        latest = _surveys(agent).latest(fy)
+        names = subjects(agent.config)
+        names += sorted(s for s, _ in latest if s not in names)
+        out = []
+        for name in names:
+            survey = latest.get((name, fy))
+            try:
+                result = grade_survey(agent.config, survey, name, fy)
+            except ValueError as err:  # no configured scale covers this fiscal year
+                raise PartMissing(str(err)) from None
+            out.append({"system": name, "fiscal_year": fy, "level": result.level,
+                        "percent": None if result.percent is None
+                        else percent_text(result.percent),
+                        "respondents": result.respondents if survey else None,
+                        "rule": result.rule})
+        return out
+    return part("satisfaction (policies/surveys.py)", load)
 
 
 def kpi_thresholds(agent: Agent) -> list[tuple[int, float]] | None:
@@ -203,7 +238,12 @@ def build_report(agent: Agent, kind: str) -> Any:
         from upkeep.kit.thai import fiscal_year
         from upkeep.policies import kpi_report
 
-        return kpi_report.build_report(agent.config, _ledger(agent), fiscal_year(now), now)
+        try:
+            surveys = _surveys(agent)
+        except PartMissing:  # the recovery KPI still reports without the survey ledger
+            surveys = None
+        return kpi_report.build_report(agent.config, _ledger(agent), fiscal_year(now), now,
+                                       surveys=surveys)
     if kind == "checklist":
         from upkeep.policies import checklist_report
 

@@ -96,6 +96,27 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def store_evidence(evidence_dir: Path, source: Path, name: str | None = None
+                   ) -> tuple[str, str]:
+    """Copy ``source`` into ``evidence_dir`` under its SHA-256; (relative path, digest)."""
+    if not source.is_file():
+        raise AttestationError(f"evidence {source} is neither a readable file nor an "
+                               "http(s) URL")
+    try:
+        digest = sha256_file(source)
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name or source.name)[-80:] or "evidence"
+        relative = f"{digest[:2]}/{digest}-{safe}"
+        target = evidence_dir / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            partial = target.with_suffix(target.suffix + ".part")
+            shutil.copyfile(source, partial)
+            partial.replace(target)
+    except OSError as err:
+        raise AttestationError(f"cannot store evidence {source}: {err.strerror}") from err
+    return relative, digest
+
+
 class AttestationLedger:
     def __init__(self, db: Database, evidence_dir: str | Path) -> None:
         self.db = db
@@ -128,22 +149,7 @@ class AttestationLedger:
         return self.get(int(new_id or 0))
 
     def _store_file(self, source: Path, name: str | None) -> tuple[str, str]:
-        if not source.is_file():
-            raise AttestationError(f"evidence {source} is neither a readable file nor an "
-                                   "http(s) URL")
-        try:
-            digest = sha256_file(source)
-            safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name or source.name)[-80:] or "evidence"
-            relative = f"{digest[:2]}/{digest}-{safe}"
-            target = self.evidence_dir / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if not target.exists():
-                partial = target.with_suffix(target.suffix + ".part")
-                shutil.copyfile(source, partial)
-                partial.replace(target)
-        except OSError as err:
-            raise AttestationError(f"cannot store evidence {source}: {err.strerror}") from err
-        return relative, digest
+        return store_evidence(self.evidence_dir, source, name)
 
     def get(self, attestation_id: int) -> Attestation:
         rows = self.db.query("SELECT * FROM checklist_attestation WHERE id = ?",

@@ -2,7 +2,9 @@
 
 Controls are data (``catalogue.yml``, overridable by the office). Automated controls are
 judged from the *current* readings in the state store, never by probing again; manual ones
-from the newest attestation; hybrid ones need both. Statuses follow OSCAL/XCCDF practice:
+from the newest attestation; hybrid ones need both; ``auto-or-manual`` ones (the ITA pages)
+are judged automatically when the office configured what to check and by attestation when it
+did not (their evaluator answers ``manual``). Statuses follow OSCAL/XCCDF practice:
 
     pass, fail, partial, manual-pending, expired, not-applicable, error
 
@@ -34,7 +36,7 @@ from upkeep.reading import Reading
 log = logging.getLogger(__name__)
 
 STATUSES = ("pass", "fail", "partial", "manual-pending", "expired", "not-applicable", "error")
-CHECK_TYPES = ("automated", "manual", "hybrid")
+CHECK_TYPES = ("automated", "manual", "hybrid", "auto-or-manual")
 SUBJECT_KINDS = ("websites", "site", "org")
 #: when subjects disagree and none is partly met, the most telling status wins
 _PRIORITY = ("fail", "expired", "error", "manual-pending")
@@ -107,7 +109,7 @@ def parse_control(raw: Any, where: str) -> Control:
     if subjects not in SUBJECT_KINDS:
         raise ValueError(f"{where}: subjects must be one of {', '.join(SUBJECT_KINDS)}")
     evaluator = raw.get("evaluator")
-    if check in ("automated", "hybrid"):
+    if check in ("automated", "hybrid", "auto-or-manual"):
         if evaluator not in checks.EVALUATORS:
             raise ValueError(f"{where}: evaluator must be one of "
                              f"{', '.join(sorted(checks.EVALUATORS))}")
@@ -307,7 +309,10 @@ def evaluate(catalogue: Catalogue, config: Config, readings: Sequence[Reading],
                 status, detail = manual_status(attestation, today)
             else:
                 status, detail = _run_check(control, ctx, subject)
-                if control.check == "hybrid":
+                if status == checks.MANUAL and control.check == "auto-or-manual":
+                    m_status, m_detail = manual_status(attestation, today)
+                    status, detail = m_status, f"{detail}; {m_detail}"
+                elif control.check == "hybrid":
                     m_status, m_detail = manual_status(attestation, today)
                     status, detail = _hybrid(status, detail, m_status, m_detail)
                 else:

@@ -20,6 +20,8 @@ from upkeep.reading import Reading
 from upkeep.readings import UPS_KINDS, ups_info
 
 Verdict = tuple[str, str]
+#: an ``auto-or-manual`` control's evaluator has nothing configured to judge: attestation decides
+MANUAL = "manual"
 
 
 @dataclass(frozen=True)
@@ -251,6 +253,42 @@ def policy_page(ctx: Context, r: Reading, params: Mapping[str, Any]) -> Verdict:
     why = entry.get("message") or entry.get("reason") or (
         "expected text not found" if entry.get("text_found") is False else "")
     return "fail", f"{page} {where}: {why}".rstrip(": ")
+
+
+# --- ITA disclosure pages (policies/ita.py fetches them) -------------------------------------
+
+def _age(seconds: float) -> str:
+    return f"{seconds / 86400:.0f} days"
+
+
+@evaluator("ita.page", "site")
+def ita_page(ctx: Context, subject: str, params: Mapping[str, Any]) -> Verdict:
+    item = str(params["item"])
+    ita = ctx.config.policies.ita
+    page = ita.pages.get(item)
+    if page is None:
+        return MANUAL, f"no URL configured for {item} (policies.ita.pages)"
+    reading = ctx.readings.get(("ita", item))
+    if reading is None or reading.info.get("url") != page.url:
+        return "error", f"{page.url} not fetched yet (is the agent running?)"
+    info = reading.info
+    if info.get("status") != 200:
+        why = reading.message or reading.reason or f"HTTP {info.get('status')}"
+        return "fail", f"{page.url}: {why}"
+    if info.get("text_found") is False:
+        heading = page.expect_text or params.get("heading") or ""
+        return "fail", f"{page.url} answers 200 without the heading {heading!r}"
+    updated = info.get("updated_at")
+    if updated is None:
+        return "error", f"{page.url}: cannot tell when it was updated"
+    max_age = page.max_age or ita.max_age
+    age = ctx.now - float(updated)
+    source = ("Last-Modified" if info.get("updated_source") == "last_modified"
+              else "content unchanged since")
+    if age > max_age:
+        return "fail", (f"{page.url}: not updated for {_age(age)} ({source}), more than "
+                        f"{_age(max_age)}")
+    return "pass", f"{page.url}: 200, heading found, updated {_age(max(age, 0))} ago ({source})"
 
 
 # --- fleet (config and UPS readings) ---------------------------------------------------------

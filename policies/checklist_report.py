@@ -88,7 +88,9 @@ def build_report(result: ChecklistResult, config: Config, *, note: str | None = 
             Column("evidence", "หลักฐาน", "Evidence", 2.6),
             Column("next", "สิ่งที่ต้องดำเนินการ", "Next step", 2.0)]
     check_text = {"automated": T("อัตโนมัติ", "automated"), "manual": T("รับรองโดยผู้รับผิดชอบ", "manual"),
-                  "hybrid": T("อัตโนมัติ + รับรอง", "hybrid")}
+                  "hybrid": T("อัตโนมัติ + รับรอง", "hybrid"),
+                  "auto-or-manual": T("อัตโนมัติเมื่อตั้งค่า มิฉะนั้นรับรอง",
+                                      "automated when configured, else attested")}
     rows: list[dict[str, Cell]] = []
     for row in result.controls:
         c = row.control

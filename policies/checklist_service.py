@@ -8,6 +8,7 @@ after an attestation through the API.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Iterator
@@ -19,9 +20,11 @@ from upkeep.config import Config
 from upkeep.errors import ConfigError, StoreError
 from upkeep.kit.thai import BANGKOK
 from upkeep.metrics import Sample, gauge, sample
+from upkeep.parts import PartMissing
 from upkeep.policies.attestations import Attestation, AttestationLedger
 from upkeep.policies.checklist import STATUSES, Catalogue, ChecklistResult, evaluate, load_catalogue
 from upkeep.policies.checklist_history import AssessmentLedger
+from upkeep.policies.ita import ItaService
 
 if TYPE_CHECKING:
     from upkeep.kit.agent import AgentView
@@ -97,7 +100,10 @@ class ChecklistService:
     def current(self, now: float | None = None) -> ChecklistResult | None:
         if self.catalogue is None:
             return None
-        return evaluate(self.catalogue, self.agent.config, self.agent.store.readings(),
+        readings = list(self.agent.store.readings())
+        with contextlib.suppress(PartMissing):  # no ITA pages configured
+            readings += self.agent.service(ItaService).readings()
+        return evaluate(self.catalogue, self.agent.config, readings,
                         self.attestations(), time.time() if now is None else now)
 
     def samples(self) -> Iterator[Sample]:

@@ -31,6 +31,7 @@ from upkeep.policies.checklist import (
     load_catalogue,
 )
 from upkeep.policies.checklist_service import evidence_dir
+from upkeep.policies.ita import check_once
 from upkeep.reading import Reading
 
 
@@ -86,6 +87,8 @@ def current_checklist(config: Config) -> tuple[ChecklistResult, str | None]:
     ledger = open_ledger(config)
     try:
         latest = ledger.latest()
+        if config.policies.ita.pages:  # the agent keeps these to itself: fetch them now
+            readings = [*readings, *check_once(config, ledger.db)]
     finally:
         ledger.db.close()
     result = evaluate(catalogue, config, readings, latest, time.time())

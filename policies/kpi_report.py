@@ -1,10 +1,12 @@
 """``upkeep report kpi --fiscal-year 2568 [--system NAME] --format F --lang L -o FILE``.
 
-The outage-recovery KPI report of one fiscal year: the level per system and for the office,
+The KPI report of one fiscal year, both indicators of plan projects 3, 4 and 6. The
+outage-recovery KPI: the level per system and for the office,
 every incident per system (Bangkok time, Buddhist-Era dates in Thai), its duration minus
 maintenance, level, cause, fix and review flags, incidents carried over from the previous
 year (listed, not graded), a summary (count, mean / median / worst time to restore) and the
-five-level scale of the Digital Action Plan.
+five-level scale of the Digital Action Plan. Then the user-satisfaction KPI per system and
+website (``policies.satisfaction_report``; comments only with ``--comments``).
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ from upkeep.policies.render import (
     Table,
     render,
 )
+from upkeep.policies.satisfaction_report import add_satisfaction
+from upkeep.policies.surveys import SurveyLedger
 
 DAYS_TH = {5: "ครึ่งวัน", 4: "1 วัน", 3: "1.5 วัน", 2: "2 วัน", 1: "2.5 วัน"}
 DAYS_EN = {5: "half a day", 4: "1 day", 3: "1.5 days", 2: "2 days", 1: "2.5 days"}
@@ -160,7 +164,10 @@ def _system_row(name: str, title: T, result: YearResult) -> dict[str, Cell]:
 
 
 def build_report(config: Config, ledger: Ledger, fy: int, now: float,
-                 system: str | None = None) -> Report:
+                 system: str | None = None, *, surveys: SurveyLedger | None = None,
+                 comments: bool = False) -> Report:
+    """The report; with ``surveys``, the satisfaction KPI too (``comments``: print the
+    respondents' comments)."""
     kpi_systems = [s for s in config.systems if s.kpi and (system is None or s.name == system)]
     names = [s.name for s in kpi_systems] or ([system] if system else [])
     view = grade_year(ledger, config.policies.kpi, fy, now, names, only=system,
@@ -168,8 +175,10 @@ def build_report(config: Config, ledger: Ledger, fy: int, now: float,
     titles = {s.name: T(s.title("th"), s.title("en")) for s in config.systems}
     report = Report(
         kind="kpi",
-        title=T(f"รายงานผลตัวชี้วัด ระบบสามารถใช้งานได้อย่างต่อเนื่อง {fiscal_year_label(fy)}",
-                f"Outage-recovery KPI report, {fiscal_year_label(fy, 'en')}"),
+        title=T(f"รายงานผลตัวชี้วัด ระบบสามารถใช้งานได้อย่างต่อเนื่อง"
+                f"{' และความพึงพอใจของผู้ใช้งาน' if surveys else ''} {fiscal_year_label(fy)}",
+                f"Outage-recovery{' and user-satisfaction' if surveys else ''} KPI report, "
+                f"{fiscal_year_label(fy, 'en')}"),
         meta=[Line(T("หน่วยงาน", "Site"), config.site),
               Line(T("ปีงบประมาณ", "Fiscal year"), T(f"พ.ศ. {fy}", f"{fy} BE")),
               Line(T("ช่วงเวลา", "Period"), T(fiscal_year_period(fy, "th"),
@@ -255,6 +264,8 @@ def build_report(config: Config, ledger: Ledger, fy: int, now: float,
                     for n, r in view.systems.items()},
         "incidents": data_incidents,
     }
+    if surveys is not None:
+        add_satisfaction(report, config, surveys, fy, system, comments=comments)
     return report
 
 
@@ -272,7 +283,9 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     except StoreError as err:
         raise Failed(str(err)) from err
     try:
-        report = build_report(config, ledger, fy, now, args.system)
+        surveys = SurveyLedger.open(config, ledger.db)
+        report = build_report(config, ledger, fy, now, args.system, surveys=surveys,
+                              comments=args.comments)
         path = render(report, fmt, args.lang, args.output)
     except (RenderError, StoreError, ValueError) as err:
         raise Failed(str(err)) from err
@@ -296,4 +309,6 @@ def add_report_parser(kinds: argparse._SubParsersAction[argparse.ArgumentParser]
     parser.add_argument("-o", "--output", required=True, metavar="FILE")
     parser.add_argument("--at", type=parse_when, metavar="WHEN",
                         help="report as of this time (open incidents count to it; default now)")
+    parser.add_argument("--comments", action="store_true",
+                        help="print survey respondents' comments (may contain personal data)")
     parser.set_defaults(func=_run)
