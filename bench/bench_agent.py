@@ -545,6 +545,7 @@ def scenario_mixed(units: int, ups_interval: float, sites: int, web_interval: fl
                            "websites": websites_config(servers, sites, web_interval)},
                           tmp, {"host": 15.0, "snmp": ups_interval, "web": web_interval},
                           warmup, seconds)
+        agent.work = agent.seconds  # CPU ms per second of wall time
         return {"units": units, "sites": sites, "agent": agent}
     finally:
         servers.close()
