@@ -23,6 +23,8 @@ simulators and servers (one after the other, so they do not share the 2 CPUs):
 - ``site``: host + 68 UPS (15 s) + 34 websites (60 s): RSS (the goal), CPU, up counts.
 - ``big``: host + 500 UPS (15 s) + 200 websites (60 s): every target up every cycle, p99
   ``/metrics`` while polling, CPU % of one core.
+- ``startup``: the import diet; ``upkeep run``'s start-up path for four configs in a fresh
+  interpreter each: RSS, module count, which heavy libraries each config loads.
 
 Prints markdown with ratios and MET / NOT MET per goal. Every loop is bounded in count and
 time; only loopback addresses are used.
@@ -554,6 +556,70 @@ def scenario_mixed(units: int, ups_interval: float, sites: int, web_interval: fl
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+# --- the import diet: what `upkeep run` loads per config ---------------------------------------
+
+STARTUP_PATH = r"""
+import asyncio, json, sys, time
+t0 = time.perf_counter()
+from upkeep.agents import cli
+args = cli.build_parser().parse_args(["run", "-c", sys.argv[1]])
+config = cli.config_from_args(args)
+from upkeep.agents import cmd_run
+from upkeep.agents.app import create_app
+from upkeep.agents.runtime import Agent
+agent = Agent(config)
+app = create_app(agent)
+cmd_run._server_config(app, config)
+async def cycle():
+    await agent.start()
+    await agent.stop()
+asyncio.run(cycle())
+took = time.perf_counter() - t0
+rss = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS:"))
+print(json.dumps({"seconds": took, "rss_kib": rss, "modules": len(sys.modules),
+                  "top": sorted({m.split(".")[0] for m in sys.modules})}))
+"""
+#: heavy libraries worth naming when a config loads them
+HEAVY = ["pysnmp", "dns", "cryptography", "bcrypt", "httpx", "fpdf", "uharfbuzz", "openpyxl",
+         "fontTools", "jinja2"]
+
+
+def scenario_startup() -> dict[str, Any]:
+    """``upkeep run``'s start-up path (parser, config, app, agent start and stop; no serving)
+    in a fresh interpreter per config: RSS, modules, which heavy libraries came in."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench-agent-startup-"))
+    snmp = [{"name": "u1", "snmp": {"host": "127.0.0.1", "port": 1, "community": "public"}}]
+    web = [{"name": "w1", "url": "https://127.0.0.1:1/"}]
+    configs = {"host only (default)": {"host": {"interval": "15s", "timeout": "10s"}},
+               "one SNMP UPS": {"host": {"enabled": False}, "ups": snmp},
+               "one website": {"host": {"enabled": False}, "websites": web},
+               "host + SNMP + website": {"host": {"interval": "15s"}, "ups": snmp,
+                                         "websites": web}}
+    rows: dict[str, dict[str, Any]] = {}
+    try:
+        for label, body in configs.items():
+            path = tmp / "upkeep.yml"
+            path.write_text(yaml.safe_dump({"listen": f"127.0.0.1:{free_port()}",
+                                            "data_dir": str(tmp / "data"), **body}))
+            result = subprocess.run([sys.executable, "-c", STARTUP_PATH, str(path)],
+                                    capture_output=True, text=True, timeout=120, cwd=tmp)
+            if result.returncode != 0:
+                raise RuntimeError(f"start-up path failed for {label}: {result.stderr[-2000:]}")
+            rows[label] = json.loads(result.stdout.splitlines()[-1])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {"configs": rows}
+
+
+def startup_report(res: dict[str, Any]) -> list[str]:
+    rows = [[label, r["rss_kib"] / 1024, r["modules"], r["seconds"],
+             ", ".join(h for h in HEAVY if h in r["top"]) or "-"]
+            for label, r in res["configs"].items()]
+    return ["#### `upkeep run` start-up path per config (fresh interpreter, no serving)", "",
+            table(["config", "RSS MiB", "modules", "seconds", "heavy libraries loaded"], rows),
+            ""]
+
+
 # --- report ---------------------------------------------------------------------------------
 
 def verdict(met: bool) -> str:
@@ -584,6 +650,9 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
              ""]
     goals: list[tuple[str, bool, str]] = []
     for key, res in results.items():
+        if key == "startup":
+            lines += startup_report(res)
+            continue
         agent: Window = res["agent"]
         anchor: Window | None = res.get("anchor")
         rows: list[list[object]] = []
@@ -654,13 +723,15 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
         goals.append((f"{snmp[-1]}: CPU per poll ≤ 1.2× that at {snmp[0]}",
                       high.cpu_ms_per_work <= 1.2 * low.cpu_ms_per_work,
                       ratio(high.cpu_ms_per_work, low.cpu_ms_per_work)))
+    if not goals:
+        return "\n".join(lines)
     lines += ["| goal (issue 17) | met |", "|---|---|"]
     lines += [f"| {goal} ({measured}) | {'yes' if met else 'NO'} |" for goal, met, measured in goals]
     lines += [""] + [f"- {goal}: {verdict(met)} ({measured})" for goal, met, measured in goals]
     return "\n".join(lines)
 
 
-SCENARIOS = ["snmp40", "snmp400", "web100", "host", "site", "big"]
+SCENARIOS = ["startup", "snmp40", "snmp400", "web100", "host", "site", "big"]
 
 
 def main() -> int:
@@ -691,7 +762,9 @@ def main() -> int:
     for name in only:
         print(f"== {name} ...", file=sys.stderr, flush=True)
         try:
-            if name == "snmp40":
+            if name == "startup":
+                results[name] = scenario_startup()
+            elif name == "snmp40":
                 results[name] = scenario_snmp(10 if q else 40, 5.0, warm, w)
             elif name == "snmp400":
                 results[name] = scenario_snmp(40 if q else 400, 5.0, warm, w)
