@@ -95,6 +95,8 @@ class Window:
     #: kind -> the number of targets exposed
     targets: dict[str, int] = field(default_factory=dict)
     startup_s: float = float("nan")
+    #: successful polls seen in the window: distinct (kind, target, last success) after its start
+    polls_ok: int = 0
     work: float = 0.0  # device-polls / site-probes / scrapes the CPU is divided by
 
     @property
@@ -115,8 +117,9 @@ class Window:
 
 
 def fresh_counts(text: str, intervals: dict[str, float], now: float
-                 ) -> tuple[dict[str, int], dict[str, int]]:
-    """(kind -> targets up with a fresh last success, kind -> targets exposed)."""
+                 ) -> tuple[dict[str, int], dict[str, int], dict[tuple[str, str], float]]:
+    """(kind -> targets up with a fresh last success, kind -> targets exposed,
+    (kind, target) -> last success timestamp)."""
     up: dict[tuple[str, str], float] = {}
     last: dict[tuple[str, str], float] = {}
     for line in text.splitlines():
@@ -133,7 +136,7 @@ def fresh_counts(text: str, intervals: dict[str, float], now: float
         limit = 1.5 * intervals.get(kind, 15.0) + 1.0
         if value == 1 and now - last.get((kind, target), 0.0) <= limit:
             fresh[kind] = fresh.get(kind, 0) + 1
-    return fresh, exposed
+    return fresh, exposed, last
 
 
 class Scraper(threading.Thread):
@@ -149,6 +152,8 @@ class Scraper(threading.Thread):
         self.window = Window()
         self.rss: list[float] = []
         self.pid = 0
+        self.started_at = float("inf")  # wall time the window began
+        self.successes: set[tuple[str, str, float]] = set()
 
     def run(self) -> None:
         next_at = time.monotonic()
@@ -178,7 +183,10 @@ class Scraper(threading.Thread):
         if self.pid:
             self.rss.append(memory_mib(self.pid)["VmRSS"])
         if self.intervals is not None:
-            fresh, exposed = fresh_counts(text, self.intervals, time.time())
+            fresh, exposed, last = fresh_counts(text, self.intervals, time.time())
+            self.successes.update((kind, target, ts) for (kind, target), ts in last.items()
+                                  if ts >= self.started_at)
+            w.polls_ok = len(self.successes)
             for kind, count in exposed.items():
                 w.targets[kind] = max(w.targets.get(kind, 0), count)
                 w.min_fresh[kind] = min(w.min_fresh.get(kind, count), fresh.get(kind, 0))
@@ -213,6 +221,7 @@ def measure(proc: subprocess.Popen[bytes], scraper: Scraper, warmup: float,
     scraper.pid = proc.pid
     time.sleep(warmup)
     cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
+    scraper.started_at = time.time()
     scraper.measuring.set()
     time.sleep(seconds)
     scraper.measuring.clear()
@@ -327,7 +336,6 @@ async def drive(requests: Sequence[tuple[str, dict[str, str]]], interval: float,
             except httpx.HTTPError:
                 return False
 
-        start = time.monotonic()
         tasks = []
         for r in range(rounds):
             for j, (url, params) in enumerate(requests):
@@ -337,7 +345,6 @@ async def drive(requests: Sequence[tuple[str, dict[str, str]]], interval: float,
                                          timeout=rounds * interval + 120)
         sent = len(results)
         good = sum(results)
-        del start
     return good, sent
 
 
@@ -640,6 +647,9 @@ def agent_rows(name: str, w: Window, per: str) -> list[list[object]]:
             [f"{name}: /metrics p50 / p99 ms", f"{w.p50_ms:.1f} / {w.p99_ms:.1f}"],
             [f"{name}: RSS MiB (end / max)", f"{w.rss_mib:.0f} / {w.rss_max_mib:.0f}"],
             [f"{name}: fewest up-and-fresh per scrape", up_text(w) or "-"],
+            [f"{name}: successful polls seen / scheduled in the window (±1 per target at the edges)",
+             f"{w.polls_ok} / {w.work:.0f}" if per in ("device-poll", "site-probe")
+             else f"{w.polls_ok} / -"],
             [f"{name}: start-up s (to first /metrics 200)", w.startup_s]]
 
 
