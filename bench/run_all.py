@@ -6,7 +6,7 @@
 
 Runs each bench as its own process (their stdout is a markdown section), then the series
 per site and the soak; records the machine, the versions of upkeep's dependencies and of the
-anchors, and a summary of every goal from issues 2, 3 and 4 (and the soak's) with met / NOT
+anchors, and a summary of every goal from issues 2, 3, 4 and 17 (and the soak's) with met / NOT
 met, parsed from the benches' "| goal (...) | met |" tables. Method: docs/background.md section 3.
 """
 
@@ -36,6 +36,7 @@ BENCHES = [
      "SNMP engines in the collector: gufo-snmp vs pysnmp (issue 17)"),
     ("web", "bench_web.py", "websites vs prometheus-blackbox-exporter (issue 4)"),
     ("series", "series_per_site.py", "series per site (docs/deployment.md)"),
+    ("agent", "bench_agent.py", "the whole agent (upkeep run) vs the exporters (issue 17)"),
 ]
 ANCHOR_PACKAGES = ["prometheus-node-exporter", "prometheus-snmp-exporter",
                    "prometheus-blackbox-exporter", "nut-server", "nut-client", "prometheus",
@@ -147,7 +148,7 @@ def main() -> int:
     parser.add_argument("--soak-minutes", type=float, default=None,
                         help="soak length (default 30; 1 with --quick)")
     parser.add_argument("--only", default="",
-                        help="comma-separated subset: host,nut,snmp,web,series,soak")
+                        help="comma-separated subset: host,nut,snmp,web,series,agent,soak")
     parser.add_argument("--out", default=str(BENCH / "RESULTS.md"))
     args = parser.parse_args()
     only = {s.strip() for s in args.only.split(",") if s.strip()}
@@ -175,7 +176,8 @@ def main() -> int:
         sections.append((name, what, body, took, code))
         print(f"   done in {took:.0f} s (exit {code})", file=sys.stderr, flush=True)
 
-    issue_of = {"host": "issue 2", "nut": "issue 3", "snmp": "issue 3", "web": "issue 4"}
+    issue_of = {"host": "issue 2", "nut": "issue 3", "snmp": "issue 3", "web": "issue 4",
+                "agent": "issue 17"}
     goals = [(name, issue_of.get(name, "?") if source == "prose" else source, goal, met)
              for name, _w, body, _t, _c in sections for source, goal, met in goals_of(body)]
     lines = [

@@ -15,8 +15,6 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 
-import httpx
-
 from upkeep.config import Config, reveal
 from upkeep.errors import ConfigError, StoreError
 from upkeep.kit.cli import EXIT_CONFIG, EXIT_DOWN, EXIT_OK, UsageError, add_config_arg, with_config
@@ -48,6 +46,8 @@ def agent_url(config: Config) -> str:
 
 
 def _loopback(url: str) -> bool:
+    import httpx  # the command's own client: `upkeep run` does not load it
+
     host = httpx.URL(url).host
     try:
         return host == "localhost" or ipaddress.ip_address(host).is_loopback
@@ -59,6 +59,8 @@ def agent_readings(config: Config, timeout: float = 5.0) -> tuple[list[Reading],
     """The running agent's latest readings, or ([], why not)."""
     url = agent_url(config)
     headers = {}
+    import httpx
+
     token = reveal(config.web.api_token)
     if token:
         headers["Authorization"] = f"Bearer {token}"

@@ -24,9 +24,9 @@ import os
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from functools import cache
 from typing import Annotated
 
-import bcrypt
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from starlette.responses import PlainTextResponse
 
@@ -34,8 +34,18 @@ from upkeep.config.web import WebConfig, WebToolkitConfig, load_web_config_file
 
 log = logging.getLogger(__name__)
 
-#: compared against when the user is unknown, so both paths cost one bcrypt check
-_DUMMY_HASH = bcrypt.hashpw(b"upkeep-dummy", bcrypt.gensalt(rounds=10))
+
+@cache
+def _dummy_hash() -> bytes:
+    """Compared against when the user is unknown, so both paths cost one bcrypt check.
+
+    Made on first use: bcrypt (and ~70 ms of hashing) is paid only by an agent whose web
+    config has users, not by every agent at import."""
+    import bcrypt
+
+    return bcrypt.hashpw(b"upkeep-dummy", bcrypt.gensalt(rounds=10))
+
+
 _CACHE_MAX = 256
 #: how often the web-config file's mtime is looked at, at most
 _STAT_EVERY = 1.0
@@ -54,6 +64,8 @@ class WebSecurity:
         self._ok_cache: dict[tuple[str, str, bytes], float] = {}
         self._bucket_tokens = -1.0  # full on first use
         self._bucket_time = time.monotonic()
+        if self._toolkit.basic_auth_users:
+            _dummy_hash()  # at start-up, not on the first request of an unknown user
 
     # --- the toolkit part, re-read when its file changes -----------------------------------
     def _file_mtime(self) -> float | None:
@@ -91,7 +103,9 @@ class WebSecurity:
         key = (user, hash_text, hashlib.sha256(password.encode("utf-8")).digest())
         if hashed is not None and key in self._ok_cache:
             return True
-        target = hash_text.encode("ascii", "replace") if hashed is not None else _DUMMY_HASH
+        target = hash_text.encode("ascii", "replace") if hashed is not None else _dummy_hash()
+        import bcrypt  # only agents with basic-auth users get here
+
         with self._bcrypt_lock:  # one bcrypt at a time bounds what a flood of guesses costs
             try:
                 ok = bcrypt.checkpw(password.encode("utf-8"), target)

@@ -1,0 +1,88 @@
+"""The agent loads only what its config needs (issue 17, item 4: the import diet).
+
+Each case runs ``upkeep run``'s start-up path in a fresh interpreter (the CLI parser with every
+command registered, the config, the app with its routers and web security, then the agent's
+start: database, services, collectors; then stop, without serving) and lists which heavy
+libraries ended up in ``sys.modules``. What only a command needs (PDF, XLSX, text shaping,
+report code, the checklist's HTTP client) and what only some targets need (pysnmp for SNMP,
+dnspython and cryptography for websites, bcrypt for basic auth) must not be there otherwise:
+each one costs resident memory in every agent for nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.support import free_port
+
+STARTUP = r"""
+import asyncio, json, sys
+from upkeep.agents import cli
+args = cli.build_parser().parse_args(["run", "-c", sys.argv[1]])
+config = cli.config_from_args(args)
+from upkeep.agents import cmd_run
+from upkeep.agents.app import create_app
+from upkeep.agents.runtime import Agent
+agent = Agent(config)
+app = create_app(agent)
+cmd_run._server_config(app, config)
+async def cycle():
+    await agent.start()
+    await agent.stop()
+asyncio.run(cycle())
+print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+"""
+
+#: never needed by ``upkeep run`` itself: only by commands (reports, checklist) or the UI's exports
+COMMAND_ONLY = {"fpdf", "uharfbuzz", "openpyxl", "fontTools", "PIL", "jinja2", "httpx"}
+
+
+def loaded_by_startup(tmp_path: Path, config: dict[str, Any]) -> set[str]:
+    config = {"listen": f"127.0.0.1:{free_port()}", "data_dir": str(tmp_path / "data"), **config}
+    path = tmp_path / "upkeep.yml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    result = subprocess.run([sys.executable, "-c", STARTUP, str(path)], capture_output=True,
+                            text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return set(json.loads(result.stdout.splitlines()[-1]))
+
+
+def test_host_only_loads_no_command_target_or_auth_libraries(tmp_path: Path) -> None:
+    loaded = loaded_by_startup(tmp_path, {"host": {"interval": "15s", "timeout": "10s"}})
+    assert "psutil" in loaded  # the host collector did load: the probe sees real imports
+    unneeded = COMMAND_ONLY | {"bcrypt", "pysnmp", "pyasn1", "dns", "cryptography"}
+    assert loaded & unneeded == set()
+
+
+def test_snmp_only_loads_pysnmp_but_nothing_for_websites(tmp_path: Path) -> None:
+    loaded = loaded_by_startup(tmp_path, {
+        "host": {"enabled": False},
+        "ups": [{"name": "rack", "snmp": {"host": "127.0.0.1", "port": free_port(),
+                                          "community": "public"}}]})
+    assert "pysnmp" in loaded
+    assert loaded & (COMMAND_ONLY | {"bcrypt", "dns"}) == set()
+
+
+def test_websites_load_dns_and_cryptography_but_no_command_libraries(tmp_path: Path) -> None:
+    loaded = loaded_by_startup(tmp_path, {
+        "host": {"enabled": False},
+        "websites": [{"name": "local", "url": f"https://127.0.0.1:{free_port()}/"}]})
+    assert {"dns", "cryptography"} <= loaded
+    assert loaded & (COMMAND_ONLY | {"bcrypt", "pysnmp"}) == set()
+
+
+def test_basic_auth_loads_bcrypt(tmp_path: Path) -> None:
+    import bcrypt
+
+    hashed = bcrypt.hashpw(b"secret", bcrypt.gensalt(rounds=4)).decode()
+    web_config = tmp_path / "web.yml"
+    web_config.write_text(yaml.safe_dump({"basic_auth_users": {"admin": hashed}}))
+    loaded = loaded_by_startup(tmp_path, {"host": {"enabled": False},
+                                          "web": {"config_file": str(web_config)}})
+    assert "bcrypt" in loaded
