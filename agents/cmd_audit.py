@@ -15,7 +15,6 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from upkeep.collectors.web_audit import AuditCollector, check_tools, findings
 from upkeep.config import Config
 from upkeep.config.websites import WebsiteConfig
 from upkeep.kit.cli import EXIT_DOWN, EXIT_OK, UsageError, add_config_arg, with_config
@@ -51,6 +50,8 @@ def _websites(args: argparse.Namespace, config: Config) -> list[WebsiteConfig]:
 
 
 async def _audit_all(config: Config, websites: Sequence[WebsiteConfig]) -> list[Reading]:
+    from upkeep.collectors.web_audit import AuditCollector
+
     collector = AuditCollector(websites, config.resolver, config.audit)
     try:
         return [await collector.run(w, config.audit.timeout, force=True) for w in websites]
@@ -101,6 +102,10 @@ def format_report(readings: Sequence[Reading]) -> str:
 
 
 def audit_command(args: argparse.Namespace, config: Config) -> int:
+    # the audit's stack (dnspython, cryptography ...) loads only when the command runs: the
+    # CLI's parser imports this module for `upkeep run` too
+    from upkeep.collectors.web_audit import check_tools, findings
+
     if args.check_tools:
         tools = check_tools(config.audit)
         print(json.dumps(tools, indent=2) if args.json else format_tools(tools))

@@ -25,7 +25,8 @@ STARTUP = r"""
 import asyncio, json, sys
 from upkeep.agents import cli
 args = cli.build_parser().parse_args(["run", "-c", sys.argv[1]])
-config = cli.config_from_args(args)
+from upkeep.kit.cli import config_from_args
+config = config_from_args(args)
 from upkeep.agents import cmd_run
 from upkeep.agents.app import create_app
 from upkeep.agents.runtime import Agent
