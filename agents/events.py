@@ -50,7 +50,7 @@ from upkeep.collectors.ups_model import STATUS_FLAGS
 from upkeep.errors import StoreError
 from upkeep.events import Event, PowerEventLog
 from upkeep.kit.auth import require_reader
-from upkeep.kit.db import Database
+from upkeep.kit.db import Database, Migration
 from upkeep.metrics import Sample, counter, sample
 from upkeep.reading import Reading
 from upkeep.readings import ups_info
@@ -74,7 +74,7 @@ ON_BATTERY_SECONDS = counter("upkeep_ups_on_battery_seconds_total",
                              "Seconds the UPS ran on battery, as seen by the agent.", ("ups",),
                              unit="seconds", room="ups")
 
-SCHEMA = """
+SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS ups_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     ups TEXT NOT NULL,
@@ -100,6 +100,9 @@ CREATE TABLE IF NOT EXISTS ups_status_changes (
     PRIMARY KEY (ups, flag)
 );
 """
+#: the events room's schema steps (upkeep.kit.db): version 1 is the 0.1.0 DDL; append a
+#: step to change a table, never edit a released one
+MIGRATIONS: tuple[Migration, ...] = (SCHEMA_V1,)
 
 
 @dataclass
@@ -176,7 +179,7 @@ class EventRecorder(PowerEventLog):
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        db.ensure_schema("events", SCHEMA)
+        db.ensure_schema("events", MIGRATIONS)
         self.states: dict[str, UpsState] = self._load_states()
         self._listeners: list[Callable[[Event], None]] = []
         self._agent: Agent | None = None
