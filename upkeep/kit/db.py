@@ -126,6 +126,7 @@ class Database:
                              f"{_storage_hint(self.path.parent)}") from err
         self._lock = threading.RLock()
         self._writer: ThreadPoolExecutor | None = None
+        self._writer_lock = threading.Lock()
         try:
             self._versioned()
             for room, migrations in list(self._schemas.items()):
@@ -209,7 +210,7 @@ class Database:
     def submit(self, fn: Callable[..., _T], /, *args: Any) -> Future[_T]:
         """Run ``fn(*args)`` on the database's one writer thread, after everything submitted
         before it (so writes keep the order in which readings arrived)."""
-        with self._lock:
+        with self._writer_lock:  # not self._lock: the writer holds that while it waits
             if self._writer is None:
                 self._writer = ThreadPoolExecutor(1, thread_name_prefix="upkeep-db-writer")
             return self._writer.submit(fn, *args)
@@ -248,7 +249,8 @@ class Database:
 
     def close(self) -> None:
         """Finish the writes already submitted, then close the file."""
-        writer, self._writer = self._writer, None
+        with self._writer_lock:
+            writer, self._writer = self._writer, None
         if writer is not None:
             writer.shutdown(wait=True)
         with self._lock:
