@@ -30,14 +30,22 @@ Callbacks run in the agent's event loop right after the event is committed, in o
 must not block (start an ``asyncio`` task for slow work). One failing callback is logged and
 does not stop the others or the recording.
 
+In a started recorder the disk write runs on the database's writer thread
+(``Database.submit``), never in the event loop: ``StateStore.put`` returns at once however
+slow the disk. An event counts as acknowledged once committed; only then do the listeners (the
+notifier), the metrics and the API see it. A recorder that was not started (tools, tests)
+writes in the caller's thread.
+
 ``GET /api/v1/events`` (read access): newest first; ``ups=`` (repeatable), ``since=`` and
 ``until=`` (Unix seconds or ISO 8601), ``limit=`` (1-1000, default 100).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -50,7 +58,7 @@ from upkeep.collectors.ups_model import STATUS_FLAGS
 from upkeep.errors import StoreError
 from upkeep.events import Event, PowerEventLog
 from upkeep.kit.auth import require_reader
-from upkeep.kit.db import Database
+from upkeep.kit.db import Database, Migration
 from upkeep.metrics import Sample, counter, sample
 from upkeep.reading import Reading
 from upkeep.readings import ups_info
@@ -74,7 +82,7 @@ ON_BATTERY_SECONDS = counter("upkeep_ups_on_battery_seconds_total",
                              "Seconds the UPS ran on battery, as seen by the agent.", ("ups",),
                              unit="seconds", room="ups")
 
-SCHEMA = """
+SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS ups_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     ups TEXT NOT NULL,
@@ -100,6 +108,9 @@ CREATE TABLE IF NOT EXISTS ups_status_changes (
     PRIMARY KEY (ups, flag)
 );
 """
+#: the events room's schema steps (upkeep.kit.db): version 1 is the 0.1.0 DDL; append a
+#: step to change a table, never edit a released one
+MIGRATIONS: tuple[Migration, ...] = (SCHEMA_V1,)
 
 
 @dataclass
@@ -176,14 +187,20 @@ class EventRecorder(PowerEventLog):
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        db.ensure_schema("events", SCHEMA)
+        db.ensure_schema("events", MIGRATIONS)
+        #: what is committed and told: the metrics read it (on the event loop)
         self.states: dict[str, UpsState] = self._load_states()
+        #: the writer's view: transitions are computed against it, in reading order
+        self._known: dict[str, UpsState] = dict(self.states)
+        self._write_lock = threading.Lock()
         self._listeners: list[Callable[[Event], None]] = []
         self._agent: Agent | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- service ---------------------------------------------------------------------------
     async def start(self, agent: Agent) -> None:
         self._agent = agent
+        self._loop = asyncio.get_running_loop()
         agent.store.subscribe(self.on_reading)
         # recomputed when a change is recorded (below), not on every render
         agent.store.add_source(self.samples, every=SOURCE_EVERY)
@@ -191,8 +208,11 @@ class EventRecorder(PowerEventLog):
     async def stop(self) -> None:
         if self._agent is not None:
             self._agent.store.unsubscribe(self.on_reading)
+            # the readings already taken are written and told before the recorder goes
+            await asyncio.wrap_future(self.db.barrier())
             self._agent.store.remove_source(self.samples)
             self._agent = None
+        self._loop = None
 
     def add_listener(self, callback: Callable[[Event], None]) -> None:
         self._listeners.append(callback)
@@ -205,22 +225,48 @@ class EventRecorder(PowerEventLog):
     def on_reading(self, previous: Reading | None, reading: Reading) -> None:
         if reading.kind not in UPS_KINDS:
             return
-        self.record(reading)
+        loop = self._loop
+        if loop is None:
+            self.record(reading)
+        else:
+            self.db.submit(self._write_and_tell, loop, reading)
 
     def record(self, reading: Reading) -> list[Event]:
-        ups = reading.target
-        old = self.states.get(ups)
-        new, events, changed = transition(ups, old, reading)
-        if old is not None and not events and not changed and (
-                new.comm_ok == old.comm_ok and new.on_battery_seconds == old.on_battery_seconds):
-            old.time = new.time  # nothing worth a disk write
-            return []
-        try:
-            stored = self._store(ups, new, events, changed)
-        except StoreError:
-            log.exception("power events of %s not recorded", ups)
-            return []
-        self.states[ups] = new
+        """Record one reading in the caller's thread; returns the events it stored."""
+        written = self._write(reading)
+        return self._tell(*written) if written is not None else []
+
+    def _write_and_tell(self, loop: asyncio.AbstractEventLoop, reading: Reading) -> None:
+        """On the writer thread: write, then hand the committed result to the event loop."""
+        written = self._write(reading)
+        if written is not None:
+            try:
+                loop.call_soon_threadsafe(self._tell, *written)
+            except RuntimeError:  # the loop is gone (shutdown): it is stored all the same
+                log.warning("power events of %s stored but not told: the agent is stopping",
+                            reading.target)
+
+    def _write(self, reading: Reading) -> tuple[str, UpsState, list[Event]] | None:
+        with self._write_lock:
+            ups = reading.target
+            old = self._known.get(ups)
+            new, events, changed = transition(ups, old, reading)
+            if old is not None and not events and not changed and (
+                    new.comm_ok == old.comm_ok
+                    and new.on_battery_seconds == old.on_battery_seconds):
+                self._known[ups] = replace(old, time=new.time)  # nothing worth a disk write
+                return None
+            try:
+                stored = self._store(ups, new, events, changed)
+            except StoreError:
+                log.exception("power events of %s not recorded", ups)
+                return None
+            self._known[ups] = new
+            return ups, new, stored
+
+    def _tell(self, ups: str, state: UpsState, stored: list[Event]) -> list[Event]:
+        """After the commit: the metrics, then the listeners, in order."""
+        self.states[ups] = state
         if self._agent is not None:
             self._agent.store.source_changed(self.samples)
         for event in stored:

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from upkeep.events import Event
-from upkeep.kit.db import Database
+from upkeep.kit.db import Database, Migration
 
 log = logging.getLogger(__name__)
 
-SCHEMA = """
+SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS notify_outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     event_id INTEGER NOT NULL,
@@ -45,6 +45,9 @@ CREATE TABLE IF NOT EXISTS notify_state (
     value REAL NOT NULL
 );
 """
+#: the notify room's schema steps (upkeep.kit.db): version 1 is the 0.1.0 DDL; append a
+#: step to change a table, never edit a released one
+MIGRATIONS: tuple[Migration, ...] = (SCHEMA_V1,)
 
 WATERMARK = "watermark"
 #: notify_state keys ``pruned:<state>:<channel>`` and ``pruned:failures:<channel>``
@@ -78,7 +81,7 @@ def _event(text: str) -> Event:
 class Outbox:
     def __init__(self, db: Database) -> None:
         self.db = db
-        db.ensure_schema("notify", SCHEMA)
+        db.ensure_schema("notify", MIGRATIONS)
 
     # --- the watermark: which recorded events the notifier has taken ----------------------
     def watermark(self) -> int | None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from upkeep.config.policy_assets import AssetsConfig
-from upkeep.kit.db import Database
+from upkeep.kit.db import Database, Migration
 from upkeep.kit.thai import BANGKOK, fiscal_year_start
 from upkeep.policies.assets_import import (
     ParsedRow,
@@ -34,7 +34,7 @@ from upkeep.policies.assets_import import (
 
 log = logging.getLogger(__name__)
 
-SCHEMA = """
+SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS asset (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     serial TEXT UNIQUE,
@@ -56,6 +56,9 @@ CREATE TABLE IF NOT EXISTS asset_import (
     unchanged INTEGER, rejected INTEGER
 );
 """
+#: the asset room's schema steps (upkeep.kit.db): version 1 is the 0.1.0 DDL; append a
+#: step to change a table, never edit a released one
+MIGRATIONS: tuple[Migration, ...] = (SCHEMA_V1,)
 
 #: fields compared between sources (identity fields excluded: they are how we matched)
 COMPARED = ("class", "site", "manufacturer", "model", "in_service")
@@ -222,7 +225,7 @@ def _same(key: str, a: str, b: str) -> bool:
 class AssetRegister:
     def __init__(self, db: Database) -> None:
         self.db = db
-        db.ensure_schema("asset", SCHEMA)
+        db.ensure_schema("asset", MIGRATIONS)
 
     # reading
     def assets(self, *, include_disposed: bool = True) -> list[Asset]:

@@ -17,9 +17,9 @@ from datetime import date
 from pathlib import Path
 
 from upkeep.errors import UpkeepError
-from upkeep.kit.db import Database
+from upkeep.kit.db import Database, Migration
 
-SCHEMA = """
+SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS checklist_attestation (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     control TEXT NOT NULL,
@@ -43,6 +43,9 @@ CREATE TRIGGER IF NOT EXISTS checklist_attestation_no_delete
     BEFORE DELETE ON checklist_attestation
     BEGIN SELECT RAISE(ABORT, 'attestations are append-only'); END;
 """
+#: the checklist_attestation room's schema steps (upkeep.kit.db): version 1 is the 0.1.0 DDL; append a
+#: step to change a table, never edit a released one
+MIGRATIONS: tuple[Migration, ...] = (SCHEMA_V1,)
 
 #: what an attestation may state; "fail" is recorded by not attesting
 ATTEST_STATUSES = ("pass", "partial", "not-applicable")
@@ -121,7 +124,7 @@ class AttestationLedger:
     def __init__(self, db: Database, evidence_dir: str | Path) -> None:
         self.db = db
         self.evidence_dir = Path(evidence_dir)
-        db.ensure_schema("checklist_attestation", SCHEMA)
+        db.ensure_schema("checklist_attestation", MIGRATIONS)
 
     def attest(self, control: str, *, by: str, valid_until: date, evidence: str,
                note: str = "", subject: str = "", status: str = "pass",

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from upkeep.kit.db import Database
+from upkeep.kit.db import Database, Migration
 from upkeep.policies.checklist import ChecklistResult
 
-SCHEMA = """
+SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS checklist_assessment (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     control TEXT NOT NULL,
@@ -31,6 +31,9 @@ CREATE TRIGGER IF NOT EXISTS checklist_assessment_no_delete
     BEFORE DELETE ON checklist_assessment
     BEGIN SELECT RAISE(ABORT, 'assessments are append-only'); END;
 """
+#: the checklist_assessment room's schema steps (upkeep.kit.db): version 1 is the 0.1.0 DDL; append a
+#: step to change a table, never edit a released one
+MIGRATIONS: tuple[Migration, ...] = (SCHEMA_V1,)
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ def _waiting(status: str, detail: str) -> bool:
 class AssessmentLedger:
     def __init__(self, db: Database) -> None:
         self.db = db
-        db.ensure_schema("checklist_assessment", SCHEMA)
+        db.ensure_schema("checklist_assessment", MIGRATIONS)
         self._last = {(r["control"], r["subject"]): r["status"] for r in db.query(
             "SELECT control, subject, status FROM checklist_assessment WHERE id IN "
             "(SELECT MAX(id) FROM checklist_assessment GROUP BY control, subject)")}

@@ -26,7 +26,7 @@ from typing import Any
 
 from upkeep.config.policy_kpi import KpiConfig
 from upkeep.errors import UpkeepError
-from upkeep.kit.db import Database, db_path
+from upkeep.kit.db import Database, Migration, db_path
 from upkeep.kit.thai import fiscal_year, fiscal_year_bounds
 from upkeep.policies.detector import Event
 from upkeep.policies.kpi import (
@@ -44,7 +44,7 @@ from upkeep.policies.kpi import (
     system_year,
 )
 
-SCHEMA = """
+SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS incident (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     system TEXT NOT NULL,
@@ -101,6 +101,9 @@ CREATE TABLE IF NOT EXISTS kpi_detector_state (
     updated_at REAL NOT NULL
 );
 """
+#: the incidents room's schema steps (upkeep.kit.db): version 1 is the 0.1.0 DDL; append a
+#: step to change a table, never edit a released one
+MIGRATIONS: tuple[Migration, ...] = (SCHEMA_V1,)
 
 CAUSE_CATEGORIES: dict[str, tuple[str, str]] = {
     "power_ups": ("ไฟฟ้า/UPS", "power / UPS"),
@@ -200,7 +203,7 @@ def _window(row: sqlite3.Row) -> MaintenanceWindow:
 class Ledger:
     def __init__(self, db: Database) -> None:
         self.db = db
-        db.ensure_schema("incidents", SCHEMA)
+        db.ensure_schema("incidents", MIGRATIONS)
 
     @classmethod
     def open(cls, data_dir: str | Path) -> Ledger:

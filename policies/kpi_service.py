@@ -4,7 +4,9 @@ Subscribes to the state store: each new reading that bears on a system gives tha
 up/down sample (``policies.systems``), which the system's detector turns into incident
 changes. The changes and the detector's state are written to the ledger in one transaction
 per sample, so after a ``kill -9`` the agent resumes the same open incident (the time it was
-away is a data gap, bridged when the state did not change).
+away is a data gap, bridged when the state did not change). The write runs on the database's
+writer thread (``Database.submit``), in reading order, never in the event loop; the incident
+metrics are recomputed once it is committed.
 
 Metrics (computed when the exposition renders, from the ledger):
 
@@ -21,16 +23,20 @@ Metrics (computed when the exposition renders, from the ledger):
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import copy
 import logging
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from upkeep.config.systems import split_check
 from upkeep.errors import StoreError
 from upkeep.kit.thai import fiscal_year
 from upkeep.metrics import Sample, gauge, sample
-from upkeep.policies.detector import Detector, DetectorParams, Outage
+from upkeep.policies.detector import Detector, DetectorParams, Event, Outage
 from upkeep.policies.incidents import Ledger, all_windows, grade_year
 from upkeep.policies.kpi import (
     grade_incident,
@@ -77,6 +83,9 @@ class KpiService:
         self.ledger: Ledger | None = None
         self.detectors: dict[str, Detector] = {}
         self.up: dict[str, bool] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        #: system -> outage seq -> ledger id, as the writer thread stored them
+        self._refs: dict[str, dict[int, int]] = {}
 
     def _intervals(self) -> dict[tuple[str, str], float]:
         out: dict[tuple[str, str], float] = {}
@@ -121,6 +130,7 @@ class KpiService:
                                       orphan.detected_at or orphan.started_at,
                                       gap_seconds=orphan.gap_seconds, parts=orphan.parts,
                                       ref=orphan.id))
+        self._loop = asyncio.get_running_loop()
         agent.store.subscribe(self.on_reading)
         # open-incident durations grow with time: recomputed on this schedule, and at once
         # when a system's state or an incident changes (on_reading)
@@ -128,7 +138,10 @@ class KpiService:
 
     async def stop(self) -> None:
         self.agent.store.unsubscribe(self.on_reading)
+        if self.ledger is not None:  # what was already decided is written before we go
+            await asyncio.wrap_future(self.ledger.db.barrier())
         self.agent.store.remove_source(self.samples)
+        self._loop = None
 
     def _latest(self, kind: str, target: str) -> Reading | None:
         state = self.agent.store.get(kind, target)
@@ -147,19 +160,59 @@ class KpiService:
             self.up[system.name] = up
             detector = self.detectors[system.name]
             events = detector.feed(reading.time, up)
-            if events:
-                self.agent.store.source_changed(self.samples)
             for event in events:
                 log.warning("system %s is %s (incident %s)", system.name,
                             "restored" if event.kind == "restore" else "down",
                             {"open": "opened", "reopen": "reopened: within merge_gap",
                              "restore": "restored"}[event.kind])
-            if self.ledger is not None:
-                try:
-                    self.ledger.apply(system.name, events, detector.to_dict, reading.time)
-                except StoreError as err:
-                    log.error("system %s: cannot record the incident state: %s",
-                              system.name, err)
+            if self.ledger is None:
+                continue
+            # a snapshot: the detector goes on changing its outages while the write waits
+            job = (system.name, [replace(e, outage=copy.deepcopy(e.outage)) for e in events],
+                   [e.outage for e in events], detector.to_dict(), reading.time)
+            if self._loop is None:
+                if self._write(*job) and events:
+                    self.agent.store.source_changed(self.samples)
+            else:
+                self.ledger.db.submit(self._write_and_tell, self._loop, job)
+
+    def _write_and_tell(self, loop: asyncio.AbstractEventLoop,
+                        job: tuple[str, list[Event], list[Outage], dict[str, Any], float]
+                        ) -> None:
+        """On the writer thread: record, then let the metrics see the committed incident."""
+        if self._write(*job) and job[1]:
+            # a loop already gone (shutdown) is no matter: the incident is stored all the same
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self.agent.store.source_changed, self.samples)
+
+    def _write(self, system: str, events: list[Event], outages: list[Outage],
+               state: dict[str, Any], at: float) -> bool:
+        """Store the detector's events and its state snapshot; the ledger ids the writer
+        assigned go back onto the detector's outages and into the saved state."""
+        assert self.ledger is not None
+        refs = self._refs.setdefault(system, {})
+        for event in events:
+            if event.outage.ref is None:
+                event.outage.ref = refs.get(event.outage.seq)
+
+        def saved_state() -> dict[str, Any]:
+            known = {**refs, **{e.outage.seq: e.outage.ref for e in events
+                                if e.outage.ref is not None}}
+            for key in ("current", "previous"):
+                outage = state.get(key)
+                if outage is not None and outage.get("ref") is None:
+                    outage["ref"] = known.get(outage["seq"])
+            return state
+
+        try:
+            self.ledger.apply(system, events, saved_state, at)
+        except StoreError as err:
+            log.error("system %s: cannot record the incident state: %s", system, err)
+            return False
+        for event, live in zip(events, outages, strict=True):
+            if event.outage.ref is not None:
+                refs[event.outage.seq] = live.ref = event.outage.ref
+        return True
 
     def samples(self) -> Iterator[Sample]:
         now = time.time()

@@ -443,8 +443,10 @@ def test_mail_refused_for_good_is_dropped_refused_for_now_is_retried(tmp_path: P
         async with Harness(tmp_path / to.split("@")[0], notify) as h:
             h.ups("OL")
             h.ups("OB")
-            await until(lambda: h.rows()[0]["state"] == "dropped"
-                        or h.rows()[0]["attempts"] >= 2, what="a verdict")
+            # the event is queued once the writer thread committed it
+            await until(lambda: h.rows() and (h.rows()[0]["state"] == "dropped"
+                                              or h.rows()[0]["attempts"] >= 2),
+                        what="a verdict")
             return h.rows()
 
     controller.start()
@@ -498,7 +500,8 @@ def test_starttls_and_login_and_no_secret_in_logs(tmp_path: Path,
             if password == "right-pass-42":
                 await until(lambda: smtp.messages, what="mail over STARTTLS")
             else:
-                await until(lambda: h.rows()[0]["attempts"] >= 2, 20, what="auth retries")
+                await until(lambda: h.rows() and h.rows()[0]["attempts"] >= 2, 20,
+                            what="auth retries")
             return h.rows()
 
     with AuthSmtp(ca, "right-pass-42") as smtp:
