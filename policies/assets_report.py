@@ -49,7 +49,12 @@ from upkeep.policies.render import (
     Table,
     render,
 )
-from upkeep.policies.report_args import add_output_args, output_format
+from upkeep.policies.report_args import (
+    add_output_args,
+    date_arg,
+    fiscal_year_arg,
+    output_format,
+)
 
 CLASS_TEXT: dict[str, T] = {
     "ups": T("เครื่องสำรองไฟฟ้า (UPS)", "UPS unit"),
@@ -295,9 +300,9 @@ def add_report_parser(kinds: argparse._SubParsersAction[argparse.ArgumentParser]
     parser = kinds.add_parser("assets", help="assets reaching end of life, with the "
                                              "replacement budget")
     add_output_args(parser)
-    parser.add_argument("--fiscal-year", type=int, metavar="BE",
+    parser.add_argument("--fiscal-year", type=fiscal_year_arg, metavar="BE",
                         help="Buddhist-Era fiscal year, e.g. 2569 (default: the current one)")
-    parser.add_argument("--as-of", metavar="DATE", help="report date (default: today, Bangkok)")
+    parser.add_argument("--as-of", type=date_arg, metavar="DATE", help="report date (default: today, Bangkok)")
     parser.set_defaults(func=with_config(run))
 
 
@@ -311,9 +316,6 @@ def run(args: argparse.Namespace, config: Config) -> int:
         fmt = output_format(args)
         as_of = parse_date(args.as_of) if args.as_of else today_bangkok()
         fiscal_year = args.fiscal_year or date_fiscal_year(as_of)
-        if not 2500 <= fiscal_year <= 2700:
-            raise ValueError(f"--fiscal-year {fiscal_year} is not a Buddhist-Era year "
-                             "(e.g. 2569)")
         register = AssetRegister(Database(db_path(config)))
         try:
             assets = register.assets()
