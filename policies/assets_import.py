@@ -181,12 +181,29 @@ def _header_map(header: list[Any]) -> dict[int, str]:
     return mapping
 
 
+def decode_csv(data: bytes, path: Path) -> str:
+    """UTF-8 (with or without the BOM Excel writes), else Windows-874 / TIS-620, which Thai
+    Excel uses for "CSV (Comma delimited)". UTF-8 is tried first: Thai text in TIS-620 is
+    never valid UTF-8, so a file that decodes as UTF-8 is UTF-8."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp874")
+    except UnicodeDecodeError as err:
+        raise AssetFileError(
+            f"{path}: the file is neither UTF-8 nor Thai Windows-874/TIS-620 (byte "
+            f"{data[err.start]:#04x} at offset {err.start}); save it from Excel as "
+            "\"CSV UTF-8\" or as .xlsx") from None
+
+
 def read_table(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """(row number, {column: raw value}) for every non-empty data row of a CSV or XLSX file."""
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            text = path.read_bytes().decode("utf-8-sig")
+            text = decode_csv(path.read_bytes(), path)
             rows: list[list[Any]] = list(csv.reader(io.StringIO(text)))
         elif suffix in (".xlsx", ".xlsm"):
             from openpyxl import load_workbook

@@ -124,3 +124,37 @@ def test_unknown_capacity_and_larger_than_the_table() -> None:
     two = config.resolve_price("ups", None, 2.2, "")
     # the smallest table line that carries the load: 3 kVA
     assert two is not None and two.unit_price_thb == 31_000
+
+
+THAI_LIST = ("เลขครุภัณฑ์,ประเภท,สถานที่,ยี่ห้อ,รุ่น,หมายเลขเครื่อง,วันที่เริ่มใช้งาน,หมายเหตุ\n"
+             "UPS-9,ups,สำนักงานใหญ่,APC,SRT3000,TH1,15/11/2559,ห้องเครื่องชั้น 2\n")
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp874", "tis-620"])
+def test_thai_excel_csv_encodings(tmp_path: Path, encoding: str) -> None:
+    path = tmp_path / f"list-{encoding}.csv"
+    path.write_bytes(THAI_LIST.encode(encoding))
+    db = Database(tmp_path / "upkeep.db")
+    try:
+        register = AssetRegister(db)
+        result = register.import_file(path)
+        assert (result.added, result.rejected) == (1, [])
+        asset = register.assets()[0]
+    finally:
+        db.close()
+    assert asset.get("site") == "สำนักงานใหญ่"
+    assert asset.get("notes") == "ห้องเครื่องชั้น 2"
+    assert asset.get("in_service") == "2016-11-15"
+
+
+def test_undecodable_csv_is_a_clear_error(tmp_path: Path) -> None:
+    from upkeep.policies.assets_import import AssetFileError
+
+    path = tmp_path / "bad.csv"
+    path.write_bytes(b"class,serial\nups,\xdb\xfc\n")  # bytes cp874 leaves undefined
+    db = Database(tmp_path / "upkeep.db")
+    try:
+        with pytest.raises(AssetFileError, match="neither UTF-8 nor"):
+            AssetRegister(db).import_file(path)
+    finally:
+        db.close()
