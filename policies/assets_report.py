@@ -24,7 +24,6 @@ from upkeep.kit.thai import (
     fiscal_year_label,
     fiscal_year_period,
     format_baht,
-    format_date,
     format_datetime,
 )
 from upkeep.policies.assets import (
@@ -41,12 +40,14 @@ from upkeep.policies.assets_import import parse_date
 from upkeep.policies.render import (
     Cell,
     Column,
+    Day,
     Line,
     RenderError,
     Report,
     Section,
     T,
     Table,
+    Total,
     render,
 )
 from upkeep.policies.report_args import (
@@ -142,8 +143,8 @@ def collect(assets: list[Asset], config: AssetsConfig, fiscal_year: int, as_of: 
                                         i.eol.due or date.max, i.asset.name))
 
 
-def _date_cell(day: date | None) -> T | None:
-    return T(format_date(day, "th"), format_date(day, "en")) if day else None
+def _date_cell(day: date | None) -> Day | None:
+    return Day(day) if day else None
 
 
 ITEM_COLUMNS = [
@@ -152,9 +153,9 @@ ITEM_COLUMNS = [
     Column("model", "ยี่ห้อ/รุ่น", "Make / model", 1.6), Column("serial", "หมายเลขเครื่อง", "Serial", 1.5),
     Column("start", "วันเริ่มใช้งาน", "In service", 1.3),
     Column("eol", "วันครบอายุ", "End of life", 1.3), Column("fy", "ปีงบฯ", "FY", 0.6, "C"),
-    Column("reason", "เหตุผล", "Reason", 1.5), Column("qty", "จำนวน", "Qty", 0.75, "R"),
-    Column("unit", "ราคาต่อหน่วย (บาท)", "Unit cost (THB)", 1.2, "R"),
-    Column("amount", "จำนวนเงิน (บาท)", "Amount (THB)", 1.2, "R"),
+    Column("reason", "เหตุผล", "Reason", 1.5), Column("qty", "จำนวน", "Qty", 0.75, "R", "count"),
+    Column("unit", "ราคาต่อหน่วย (บาท)", "Unit cost (THB)", 1.2, "R", "money"),
+    Column("amount", "จำนวนเงิน (บาท)", "Amount (THB)", 1.2, "R", "money"),
     Column("price_from", "ที่มาของราคา", "Price from", 1.3),
     Column("today", "สถานะ ณ วันที่ออกรายงาน", "Status on the report date", 1.2),
 ]
@@ -170,13 +171,16 @@ def price_from_cell(item: Item) -> T:
     return T(th, en)
 
 
-def _section_rows(items: list[Item]) -> tuple[list[dict[str, Cell]], float, int]:
+def _section_rows(items: list[Item]
+                  ) -> tuple[list[dict[str, Cell]], float, int, tuple[int, ...]]:
     rows: list[dict[str, Cell]] = []
     total, count = 0.0, 0
     groups: dict[tuple[str, str], list[Item]] = {}
     for item in items:
         groups.setdefault((item.asset.get("site"), _cls(item.asset)), []).append(item)
+    subtotal_rows: list[int] = []
     for (site, cls), members in groups.items():
+        first = len(rows)
         for item in members:
             a = item.asset
             make = " ".join(v for v in (a.get("manufacturer"), a.get("model")) if v)
@@ -190,12 +194,15 @@ def _section_rows(items: list[Item]) -> tuple[list[dict[str, Cell]], float, int]
                          "price_from": price_from_cell(item),
                          "today": STATUS_TODAY_TEXT[item.status_today]})
         subtotal = sum(i.unit_price for i in members)
+        members_at = tuple(range(first, len(rows)))
+        subtotal_rows.append(len(rows))
         rows.append({"site": site, "class": T(f"รวม {CLASS_TEXT[cls].th}",
                                               f"Subtotal {CLASS_TEXT[cls].en}"),
-                     "qty": len(members), "amount": subtotal})
+                     "qty": Total(len(members), members_at),
+                     "amount": Total(subtotal, members_at)})
         total += subtotal
         count += len(members)
-    return rows, total, count
+    return rows, total, count, tuple(subtotal_rows)
 
 
 def build_report(assets: list[Asset], config: Config, fiscal_year: int, as_of: date,
@@ -205,9 +212,10 @@ def build_report(assets: list[Asset], config: Config, fiscal_year: int, as_of: d
     totals: dict[str, tuple[float, int]] = {}
     for state, title in SECTIONS:
         chosen = [i for i in items if i.state == state]
-        rows, total, count = _section_rows(chosen)
+        rows, total, count, subtotals = _section_rows(chosen)
         if rows:
-            rows.append({"site": T("รวมทั้งสิ้น", "Total"), "qty": count, "amount": total})
+            rows.append({"site": T("รวมทั้งสิ้น", "Total"), "qty": Total(count, subtotals),
+                         "amount": Total(total, subtotals)})
         totals[state] = (total, count)
         sections.append(Section(title, Table(list(ITEM_COLUMNS), rows),
                                 notes=[] if rows else [T("ไม่มีรายการ", "None.")]))
@@ -227,12 +235,13 @@ def build_report(assets: list[Asset], config: Config, fiscal_year: int, as_of: d
     placeholders = sum(1 for i in items if i.state in ("overdue", "due_in_fy", "next_fy")
                        and i.price_placeholder)
     budget_count = totals["overdue"][1] + totals["due_in_fy"][1]
-    budget_rows.append({"site": T("รวมงบประมาณที่ขอ", "Budget requested"), "qty": budget_count,
-                        "amount": budget})
+    lines = tuple(range(len(budget_rows)))
+    budget_rows.append({"site": T("รวมงบประมาณที่ขอ", "Budget requested"),
+                        "qty": Total(budget_count, lines), "amount": Total(budget, lines)})
     budget_cols = [Column("site", "สถานที่", "Site", 1.5), Column("class", "ประเภท", "Class", 2.5),
-                   Column("qty", "จำนวน", "Qty", 0.7, "R"),
-                   Column("unit", "ราคาต่อหน่วย (บาท)", "Unit cost (THB)", 1.5, "R"),
-                   Column("amount", "จำนวนเงิน (บาท)", "Amount (THB)", 1.5, "R"),
+                   Column("qty", "จำนวน", "Qty", 0.7, "R", "count"),
+                   Column("unit", "ราคาต่อหน่วย (บาท)", "Unit cost (THB)", 1.5, "R", "money"),
+                   Column("amount", "จำนวนเงิน (บาท)", "Amount (THB)", 1.5, "R", "money"),
                    Column("price_from", "หมายเหตุราคา", "Price note", 1.3)]
     sections.insert(0, Section(
         T(f"สรุปงบประมาณทดแทน {fiscal_year_label(fiscal_year, 'th')}",

@@ -21,8 +21,8 @@ from upkeep.kit.thai import (
     fiscal_year_bounds,
     fiscal_year_label,
     fiscal_year_period,
-    format_datetime,
     format_duration,
+    to_bangkok,
 )
 from upkeep.policies.incidents import CAUSE_CATEGORIES, Incident, Ledger, YearView, grade_year
 from upkeep.policies.kpi import (
@@ -37,6 +37,7 @@ from upkeep.policies.render import (
     FORMATS,
     Cell,
     Column,
+    Day,
     Line,
     RenderError,
     Report,
@@ -54,10 +55,9 @@ def _hours(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds / 3600, 2)
 
 
-def _when(value: float | None) -> T | None:
-    if value is None:
-        return None
-    return T(format_datetime(value, "th"), format_datetime(value, "en"))
+def _when(value: float | None) -> Day | None:
+    """A time as a date cell (XLSX) shown in Bangkok time, BE in Thai."""
+    return None if value is None else Day(to_bangkok(value))
 
 
 def _duration(seconds: float) -> T:
@@ -106,8 +106,8 @@ INCIDENT_COLUMNS = [
     Column("started", "เริ่มขัดข้อง", "Started", 1.6),
     Column("restored", "กลับมาใช้งานได้", "Restored", 1.6),
     Column("duration", "ระยะเวลา (หักบำรุงรักษา)", "Duration (less maintenance)", 1.6),
-    Column("hours", "ชั่วโมง", "Hours", 0.7, "R"),
-    Column("maintenance_hours", "บำรุงรักษา (ชม.)", "Maint. (h)", 1.0, "R"),
+    Column("hours", "ชั่วโมง", "Hours", 0.7, "R", "hours"),
+    Column("maintenance_hours", "บำรุงรักษา (ชม.)", "Maint. (h)", 1.0, "R", "hours"),
     Column("level", "ระดับ", "Level", 1.0, "C"),
     Column("cause", "สาเหตุ", "Cause", 2.0),
     Column("fix", "การแก้ไข", "Fix", 1.8),
@@ -118,9 +118,9 @@ SYSTEM_COLUMNS = [
     Column("system", "ระบบ", "System", 1.0),
     Column("title", "ชื่อระบบ", "Title", 2.4),
     Column("incidents", "จำนวนครั้ง", "Incidents", 1.0, "R"),
-    Column("mean_hours", "เฉลี่ย (ชม.)", "Mean (h)", 0.9, "R"),
-    Column("median_hours", "มัธยฐาน (ชม.)", "Median (h)", 0.9, "R"),
-    Column("worst_hours", "นานที่สุด (ชม.)", "Worst (h)", 0.9, "R"),
+    Column("mean_hours", "เฉลี่ย (ชม.)", "Mean (h)", 0.9, "R", "hours"),
+    Column("median_hours", "มัธยฐาน (ชม.)", "Median (h)", 0.9, "R", "hours"),
+    Column("worst_hours", "นานที่สุด (ชม.)", "Worst (h)", 0.9, "R", "hours"),
     Column("level", "ระดับ", "Level", 0.9, "C"),
     Column("status", "สถานะ", "Status", 2.0),
 ]
@@ -138,7 +138,7 @@ VOID_COLUMNS = [
 SCALE_COLUMNS = [
     Column("level", "ระดับ", "Level", 0.6, "C"),
     Column("criterion", "เกณฑ์", "Criterion", 4.0),
-    Column("max_hours", "ไม่เกิน (ชั่วโมง)", "At most (hours)", 1.2, "R"),
+    Column("max_hours", "ไม่เกิน (ชั่วโมง)", "At most (hours)", 1.2, "R", "hours"),
 ]
 
 
@@ -197,7 +197,7 @@ def build_report(config: Config, ledger: Ledger, fy: int, now: float,
     data_incidents = []
     for name in view.systems:
         mine = [(i, g) for i, g in view.graded if i.system == name]
-        table_rows = []
+        table_rows: list[dict[str, Cell]] = []
         for no, (incident, grade) in enumerate(mine, start=1):
             table_rows.append({
                 "no": no, "id": incident.id, "started": _when(incident.started_at),

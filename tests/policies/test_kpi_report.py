@@ -155,6 +155,11 @@ def test_all_formats(data_dir: Path, tmp_path: Path, fmt: str, lang: str) -> Non
         assert sheet is not None
         cells = [c.value for row in sheet.iter_rows() for c in row]
         assert 54.0 in cells and 13.0 in cells        # hours stay numbers
+        # times are real date cells, shown in the Buddhist Era in Thai (issue 14)
+        started = next(c for row in sheet.iter_rows() for c in row
+                       if c.value == datetime(2024, 9, 29, 20, 0))
+        assert ("107041E" in started.number_format) == (lang == "th")
+        cells = [c for c in cells if not isinstance(c, datetime)] + [expect_date]
     elif fmt == "json":
         cells = [json.dumps(json.loads(out.read_text("utf-8")), ensure_ascii=False)]
     else:
