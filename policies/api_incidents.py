@@ -8,7 +8,6 @@ strings (Asia/Bangkok when no zone is given).
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -16,7 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from upkeep.errors import StoreError
 from upkeep.kit.auth import Writer, require_reader
-from upkeep.kit.thai import BANGKOK, fiscal_year, fiscal_year_bounds
+from upkeep.kit.thai import (
+    DateInputError,
+    fiscal_year,
+    fiscal_year_bounds,
+    parse_fiscal_year,
+    parse_typed_datetime,
+)
 from upkeep.policies.incidents import (
     Incident,
     Ledger,
@@ -24,23 +29,23 @@ from upkeep.policies.incidents import (
     all_windows,
     grade_year,
     incident_row,
+    refuse_future,
 )
 
 router = APIRouter(prefix="/api/v1")
 
 
 def _time(value: Any) -> Any:
-    if value is None or isinstance(value, int | float):
+    """Unix seconds, or a time as people type it (ISO, day-first, BE or CE year, Bangkok
+    unless a zone is given). Whether it may lie in the future is the ledger's call."""
+    if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
         return value
     if isinstance(value, str):
         try:
-            when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError(f"{value!r} is not a time (Unix seconds or ISO-8601)") from None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=BANGKOK)
-        return when.timestamp()
-    raise ValueError("a time is Unix seconds or an ISO-8601 string")
+            return parse_typed_datetime(value, allow_future=True)
+        except DateInputError as err:
+            raise ValueError(str(err)) from None
+    raise ValueError("a time is Unix seconds or a string like 2025-03-02 08:10")
 
 
 class _Body(BaseModel):
@@ -92,6 +97,10 @@ class Note(_Body):
     text: str
 
 
+class Void(_Body):
+    reason: str = Field(min_length=1, max_length=500)
+
+
 class NewWindow(_Body):
     system: str | None = None
     starts_at: float
@@ -125,6 +134,14 @@ def _view(request: Request, ledger: Ledger, incident: Incident, now: float) -> d
     return incident_row(incident, kpi, now, all_windows(ledger, kpi))
 
 
+def _fiscal_year(value: int) -> int:
+    """A BE fiscal year; a Gregorian one is refused (422) naming the BE year it means."""
+    try:
+        return parse_fiscal_year(value)
+    except DateInputError as err:
+        raise HTTPException(422, str(err)) from err
+
+
 def _fail(err: Exception) -> HTTPException:
     text = str(err)
     return HTTPException(404 if text.startswith("no ") else 400, text)
@@ -137,7 +154,7 @@ async def list_incidents(request: Request, system: str | None = None,
     ledger = _ledger(request)
     since = until = None
     if fiscal_year is not None:
-        since, until = fiscal_year_bounds(fiscal_year)
+        since, until = fiscal_year_bounds(_fiscal_year(fiscal_year))
     now = time.time()
     items = [_view(request, ledger, i, now)
              for i in ledger.incidents(system, since=since, until=until, status=status)]
@@ -162,6 +179,7 @@ async def add_incident(request: Request, body: NewIncident, who: Writer) -> dict
         raise HTTPException(400, f"unknown system {body.system!r}")
     ledger = _ledger(request)
     try:
+        refuse_future(time.time(), started_at=body.started_at, restored_at=body.restored_at)
         iid = ledger.add(body.system, body.started_at, restored_at=body.restored_at, actor=_actor(who, body),
                          at=time.time(), cause_category=body.cause_category,
                          cause_text=body.cause_text, fix_text=body.fix_text)
@@ -185,6 +203,7 @@ async def ack_incident(request: Request, incident_id: int, body: Ack, who: Write
 async def resolve_incident(request: Request, incident_id: int, body: Resolve, who: Writer
                            ) -> dict[str, Any]:
     try:
+        refuse_future(time.time(), restored_at=body.restored_at)
         _ledger(request).resolve(incident_id, _actor(who, body), time.time(), restored_at=body.restored_at,
                                  cause_category=body.cause_category,
                                  cause_text=body.cause_text, fix_text=body.fix_text)
@@ -209,11 +228,25 @@ async def edit_incident(request: Request, incident_id: int, body: Edit, who: Wri
     if not changes:
         raise HTTPException(400, "nothing to change")
     try:
-        _ledger(request).edit(incident_id, _actor(who, body), time.time(), **changes)
+        refuse_future(time.time(), started_at=body.started_at, restored_at=body.restored_at)
+        changed = _ledger(request).edit(incident_id, _actor(who, body), time.time(), **changes)
     except LedgerError as err:
         raise _fail(err) from err
     request.app.state.agent.store.changed()
-    return {"id": incident_id}
+    return {"id": incident_id,
+            "changed": {k: {"before": b, "after": a} for k, (b, a) in changed.items()}}
+
+
+@router.post("/incidents/{incident_id}/void")
+async def void_incident(request: Request, incident_id: int, body: Void, who: Writer
+                        ) -> dict[str, Any]:
+    """Take an incident out of the KPI: kept with who and why, listed in the report's annex."""
+    try:
+        _ledger(request).void(incident_id, _actor(who, body), time.time(), body.reason)
+    except LedgerError as err:
+        raise _fail(err) from err
+    request.app.state.agent.store.changed()
+    return {"id": incident_id, "status": "void"}
 
 
 @router.post("/incidents/{incident_id}/notes", status_code=201)
@@ -259,7 +292,7 @@ async def approve_window(request: Request, window_id: int, body: Correction, who
 async def kpi(request: Request, fiscal_year: int | None = None) -> dict[str, Any]:
     agent = request.app.state.agent
     now = time.time()
-    fy = fiscal_year if fiscal_year is not None else _current_fy(now)
+    fy = _fiscal_year(fiscal_year) if fiscal_year is not None else _current_fy(now)
     view = grade_year(_ledger(request), agent.config.policies.kpi, fy, now,
                       [s.name for s in agent.config.systems if s.kpi],
                       exclude=[s.name for s in agent.config.systems if not s.kpi])

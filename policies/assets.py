@@ -187,14 +187,19 @@ def end_of_life(asset: Asset, config: AssetsConfig) -> EndOfLife:
     return EndOfLife(due, reason, life, started, basis)
 
 
-def classify(due: date | None, fiscal_year: int, as_of: date) -> str:
-    """overdue / due_in_fy / next_fy / later / unknown, for a report on ``fiscal_year``
-    dated ``as_of``: past end of life means before the later of the FY start and the report
-    date (a report written in the middle of the year counts what already lapsed)."""
+def classify(due: date | None, fiscal_year: int, as_of: date | None = None) -> str:
+    """overdue / due_in_fy / next_fy / later / unknown, for a budget on ``fiscal_year``.
+
+    The section depends on the fiscal year alone, never on the day the report is written:
+    *overdue* = end of life before the year starts, *due_in_fy* = inside it, *next_fy* =
+    inside the year after. A budget for FY 2569 written in FY 2570 must not move FY 2570's
+    items into it. (``as_of`` is accepted for old callers and ignored; ``state_now`` gives
+    the status on a given day.)"""
+    del as_of
     if due is None:
         return "unknown"
     start, end = fiscal_year_dates(fiscal_year)
-    if due < max(start, as_of):
+    if due < start:
         return "overdue"
     if due <= end:
         return "due_in_fy"

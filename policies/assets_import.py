@@ -36,7 +36,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "purchase_date": ("purchase_date", "purchase date", "วันที่ซื้อ"),
     "in_service": ("in_service", "in_service_date", "in-service date", "installed",
                    "วันที่เริ่มใช้งาน"),
-    "price_thb": ("price", "price_thb", "purchase_cost", "ราคา"),
+    "price_thb": ("price", "price_thb", "purchase_cost", "ราคา", "ราคาที่ซื้อ"),
+    "replacement_price_thb": ("replacement_price", "replacement_price_thb",
+                              "replacement price", "ราคาทดแทน"),
+    "capacity_kva": ("capacity_kva", "kva", "capacity", "ขนาด (kva)", "ขนาด kva"),
     "warranty_end": ("warranty_end", "warranty end", "วันสิ้นสุดการรับประกัน"),
     "life_years": ("life_years", "life", "life override", "อายุการใช้งาน"),
     "vendor_eos": ("vendor_eos", "end_of_support", "vendor end of support"),
@@ -44,6 +47,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "notes": ("notes", "note", "หมายเหตุ"),
 }
 DATE_FIELDS = ("purchase_date", "in_service", "warranty_end", "vendor_eos")
+#: numeric column -> accepted range
+NUMBER_RANGES: dict[str, tuple[float, float]] = {
+    "price_thb": (0.0, 1e10), "replacement_price_thb": (0.0, 1e10),
+    "life_years": (0.01, 50.0), "capacity_kva": (0.01, 10_000.0)}
 
 
 class AssetFileError(UpkeepError):
@@ -131,15 +138,16 @@ def validate_row(row: int, raw: dict[str, Any]) -> ParsedRow | Rejection:
                 values[key] = ""
             else:
                 values[key] = parsed.isoformat()
-    for key, lower in (("price_thb", 0.0), ("life_years", 0.01)):
+    for key, (lower, upper) in NUMBER_RANGES.items():
         if values.get(key):
             try:
                 number = float(values[key].replace(",", ""))
             except ValueError:
                 return Rejection(row, f"{key}: {values[key]!r} is not a number")
-            if not math.isfinite(number) or number < lower or number > (1e10 if key == "price_thb" else 50):
-                return Rejection(row, f"{key}: {values[key]} is out of range")
-            values[key] = f"{number:g}" if key == "life_years" else f"{number:.2f}"
+            if not math.isfinite(number) or number < lower or number > upper:
+                return Rejection(row, f"{key}: {values[key]} is out of range "
+                                      f"({lower:g} to {upper:g})")
+            values[key] = f"{number:.2f}" if key.endswith("_thb") else f"{number:g}"
     status = values.get("status", "").lower().replace(" ", "_")
     if status and status not in ASSET_STATUSES:
         return Rejection(row, f"unknown status {values['status']!r} "
@@ -173,12 +181,29 @@ def _header_map(header: list[Any]) -> dict[int, str]:
     return mapping
 
 
+def decode_csv(data: bytes, path: Path) -> str:
+    """UTF-8 (with or without the BOM Excel writes), else Windows-874 / TIS-620, which Thai
+    Excel uses for "CSV (Comma delimited)". UTF-8 is tried first: Thai text in TIS-620 is
+    never valid UTF-8, so a file that decodes as UTF-8 is UTF-8."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp874")
+    except UnicodeDecodeError as err:
+        raise AssetFileError(
+            f"{path}: the file is neither UTF-8 nor Thai Windows-874/TIS-620 (byte "
+            f"{data[err.start]:#04x} at offset {err.start}); save it from Excel as "
+            "\"CSV UTF-8\" or as .xlsx") from None
+
+
 def read_table(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """(row number, {column: raw value}) for every non-empty data row of a CSV or XLSX file."""
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            text = path.read_bytes().decode("utf-8-sig")
+            text = decode_csv(path.read_bytes(), path)
             rows: list[list[Any]] = list(csv.reader(io.StringIO(text)))
         elif suffix in (".xlsx", ".xlsm"):
             from openpyxl import load_workbook

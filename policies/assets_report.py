@@ -24,7 +24,6 @@ from upkeep.kit.thai import (
     fiscal_year_label,
     fiscal_year_period,
     format_baht,
-    format_date,
     format_datetime,
 )
 from upkeep.policies.assets import (
@@ -34,21 +33,29 @@ from upkeep.policies.assets import (
     classify,
     date_fiscal_year,
     end_of_life,
+    state_now,
     today_bangkok,
 )
 from upkeep.policies.assets_import import parse_date
 from upkeep.policies.render import (
     Cell,
     Column,
+    Day,
     Line,
     RenderError,
     Report,
     Section,
     T,
     Table,
+    Total,
     render,
 )
-from upkeep.policies.report_args import add_output_args, output_format
+from upkeep.policies.report_args import (
+    add_output_args,
+    date_arg,
+    fiscal_year_arg,
+    output_format,
+)
 
 CLASS_TEXT: dict[str, T] = {
     "ups": T("เครื่องสำรองไฟฟ้า (UPS)", "UPS unit"),
@@ -75,13 +82,40 @@ SECTIONS = (
 )
 
 
+STATUS_TODAY_TEXT: dict[str, T] = {
+    "overdue": T("เกินอายุแล้ว", "past end of life"),
+    "due_this_fiscal_year": T("ครบอายุในปีงบประมาณนี้", "due this fiscal year"),
+    "in_service": T("ใช้งานได้", "in service"),
+    "unknown": T("ไม่ทราบ", "unknown"),
+}
+PRICE_FROM_TEXT: dict[str, T] = {
+    "asset": T("ราคาทดแทนของครุภัณฑ์", "asset's own price"),
+    "table": T("ตารางราคาอ้างอิง", "price table"),
+    "class_default": T("ราคาเริ่มต้นของประเภท", "class default"),
+    "none": T("ไม่มีราคา", "no price"),
+}
+PLACEHOLDER_NOTE = T("* ราคาที่มีเครื่องหมาย * เป็นราคาประมาณการ (placeholder) ยังไม่ใช่ราคามาตรฐาน"
+                     "หรือใบเสนอราคา ควรกำหนดราคาใน policies.assets.prices หรือคอลัมน์ราคาทดแทน"
+                     "ก่อนใช้ยอดรวม",
+                     "* Prices marked * are placeholders, not a quote or a current reference "
+                     "price: set policies.assets.prices or the asset's replacement_price "
+                     "before using the totals.")
+
+
 @dataclass(frozen=True)
 class Item:
     asset: Asset
     eol: EndOfLife
+    #: the section for the report's fiscal year (independent of the run date)
     state: str
     unit_price: float
     price_source: str
+    #: asset, table, class_default, none
+    price_from: str = "none"
+    price_placeholder: bool = True
+    price_kva: float | None = None
+    #: overdue / due_this_fiscal_year / in_service / unknown on the report date
+    status_today: str = "unknown"
 
 
 def _cls(asset: Asset) -> str:
@@ -95,16 +129,22 @@ def collect(assets: list[Asset], config: AssetsConfig, fiscal_year: int, as_of: 
         if asset.get("status") == "disposed":
             continue
         eol = end_of_life(asset, config)
-        price = config.price_of(_cls(asset), asset.get("model"))
-        items.append(Item(asset, eol, classify(eol.due, fiscal_year, as_of),
+        kva = float(asset.get("capacity_kva")) if asset.get("capacity_kva") else None
+        price = config.resolve_price(_cls(asset), asset.get("model"), kva,
+                                     asset.get("replacement_price_thb") or None)
+        items.append(Item(asset, eol, classify(eol.due, fiscal_year),
                           price.unit_price_thb if price else 0.0,
-                          price.source if price else ""))
+                          price.source if price else "",
+                          price.origin if price else "none",
+                          price.placeholder if price else True,
+                          price.kva if price else None,
+                          state_now(eol.due, as_of)))
     return sorted(items, key=lambda i: (i.asset.get("site"), _cls(i.asset),
                                         i.eol.due or date.max, i.asset.name))
 
 
-def _date_cell(day: date | None) -> T | None:
-    return T(format_date(day, "th"), format_date(day, "en")) if day else None
+def _date_cell(day: date | None) -> Day | None:
+    return Day(day) if day else None
 
 
 ITEM_COLUMNS = [
@@ -113,19 +153,34 @@ ITEM_COLUMNS = [
     Column("model", "ยี่ห้อ/รุ่น", "Make / model", 1.6), Column("serial", "หมายเลขเครื่อง", "Serial", 1.5),
     Column("start", "วันเริ่มใช้งาน", "In service", 1.3),
     Column("eol", "วันครบอายุ", "End of life", 1.3), Column("fy", "ปีงบฯ", "FY", 0.6, "C"),
-    Column("reason", "เหตุผล", "Reason", 1.5), Column("qty", "จำนวน", "Qty", 0.75, "R"),
-    Column("unit", "ราคาต่อหน่วย (บาท)", "Unit cost (THB)", 1.2, "R"),
-    Column("amount", "จำนวนเงิน (บาท)", "Amount (THB)", 1.2, "R"),
+    Column("reason", "เหตุผล", "Reason", 1.5), Column("qty", "จำนวน", "Qty", 0.75, "R", "count"),
+    Column("unit", "ราคาต่อหน่วย (บาท)", "Unit cost (THB)", 1.2, "R", "money"),
+    Column("amount", "จำนวนเงิน (บาท)", "Amount (THB)", 1.2, "R", "money"),
+    Column("price_from", "ที่มาของราคา", "Price from", 1.3),
+    Column("today", "สถานะ ณ วันที่ออกรายงาน", "Status on the report date", 1.2),
 ]
 
 
-def _section_rows(items: list[Item]) -> tuple[list[dict[str, Cell]], float, int]:
+def price_from_cell(item: Item) -> T:
+    base = PRICE_FROM_TEXT[item.price_from]
+    th, en = base.th, base.en
+    if item.price_from == "table" and item.price_kva:
+        th, en = f"{th} {item.price_kva:g} kVA", f"{en} {item.price_kva:g} kVA"
+    if item.price_placeholder:
+        th, en = th + " *", en + " *"
+    return T(th, en)
+
+
+def _section_rows(items: list[Item]
+                  ) -> tuple[list[dict[str, Cell]], float, int, tuple[int, ...]]:
     rows: list[dict[str, Cell]] = []
     total, count = 0.0, 0
     groups: dict[tuple[str, str], list[Item]] = {}
     for item in items:
         groups.setdefault((item.asset.get("site"), _cls(item.asset)), []).append(item)
+    subtotal_rows: list[int] = []
     for (site, cls), members in groups.items():
+        first = len(rows)
         for item in members:
             a = item.asset
             make = " ".join(v for v in (a.get("manufacturer"), a.get("model")) if v)
@@ -135,14 +190,19 @@ def _section_rows(items: list[Item]) -> tuple[list[dict[str, Cell]], float, int]
                          "fy": date_fiscal_year(item.eol.due) if item.eol.due else None,
                          "reason": REASON_TEXT.get(item.eol.reason, T(item.eol.reason,
                                                                       item.eol.reason)),
-                         "qty": 1, "unit": item.unit_price, "amount": item.unit_price})
+                         "qty": 1, "unit": item.unit_price, "amount": item.unit_price,
+                         "price_from": price_from_cell(item),
+                         "today": STATUS_TODAY_TEXT[item.status_today]})
         subtotal = sum(i.unit_price for i in members)
+        members_at = tuple(range(first, len(rows)))
+        subtotal_rows.append(len(rows))
         rows.append({"site": site, "class": T(f"รวม {CLASS_TEXT[cls].th}",
                                               f"Subtotal {CLASS_TEXT[cls].en}"),
-                     "qty": len(members), "amount": subtotal})
+                     "qty": Total(len(members), members_at),
+                     "amount": Total(subtotal, members_at)})
         total += subtotal
         count += len(members)
-    return rows, total, count
+    return rows, total, count, tuple(subtotal_rows)
 
 
 def build_report(assets: list[Asset], config: Config, fiscal_year: int, as_of: date,
@@ -152,36 +212,47 @@ def build_report(assets: list[Asset], config: Config, fiscal_year: int, as_of: d
     totals: dict[str, tuple[float, int]] = {}
     for state, title in SECTIONS:
         chosen = [i for i in items if i.state == state]
-        rows, total, count = _section_rows(chosen)
+        rows, total, count, subtotals = _section_rows(chosen)
         if rows:
-            rows.append({"site": T("รวมทั้งสิ้น", "Total"), "qty": count, "amount": total})
+            rows.append({"site": T("รวมทั้งสิ้น", "Total"), "qty": Total(count, subtotals),
+                         "amount": Total(total, subtotals)})
         totals[state] = (total, count)
         sections.append(Section(title, Table(list(ITEM_COLUMNS), rows),
                                 notes=[] if rows else [T("ไม่มีรายการ", "None.")]))
     budget_rows: list[dict[str, Cell]] = []
-    budget_groups: dict[tuple[str, str, float], int] = {}
+    budget_groups: dict[tuple[str, str, float, bool], int] = {}
     for item in items:
         if item.state in ("overdue", "due_in_fy"):
-            key = (item.asset.get("site"), _cls(item.asset), item.unit_price)
+            key = (item.asset.get("site"), _cls(item.asset), item.unit_price,
+                   item.price_placeholder)
             budget_groups[key] = budget_groups.get(key, 0) + 1
-    for (site, cls, unit), qty in sorted(budget_groups.items()):
+    for (site, cls, unit, placeholder), qty in sorted(budget_groups.items()):
         budget_rows.append({"site": site, "class": CLASS_TEXT[cls], "qty": qty, "unit": unit,
-                            "amount": unit * qty})
+                            "amount": unit * qty,
+                            "price_from": T("ราคาประมาณการ *", "placeholder *") if placeholder
+                            else None})
     budget = totals["overdue"][0] + totals["due_in_fy"][0]
+    placeholders = sum(1 for i in items if i.state in ("overdue", "due_in_fy", "next_fy")
+                       and i.price_placeholder)
     budget_count = totals["overdue"][1] + totals["due_in_fy"][1]
-    budget_rows.append({"site": T("รวมงบประมาณที่ขอ", "Budget requested"), "qty": budget_count,
-                        "amount": budget})
+    lines = tuple(range(len(budget_rows)))
+    budget_rows.append({"site": T("รวมงบประมาณที่ขอ", "Budget requested"),
+                        "qty": Total(budget_count, lines), "amount": Total(budget, lines)})
     budget_cols = [Column("site", "สถานที่", "Site", 1.5), Column("class", "ประเภท", "Class", 2.5),
-                   Column("qty", "จำนวน", "Qty", 0.7, "R"),
-                   Column("unit", "ราคาต่อหน่วย (บาท)", "Unit cost (THB)", 1.5, "R"),
-                   Column("amount", "จำนวนเงิน (บาท)", "Amount (THB)", 1.5, "R")]
+                   Column("qty", "จำนวน", "Qty", 0.7, "R", "count"),
+                   Column("unit", "ราคาต่อหน่วย (บาท)", "Unit cost (THB)", 1.5, "R", "money"),
+                   Column("amount", "จำนวนเงิน (บาท)", "Amount (THB)", 1.5, "R", "money"),
+                   Column("price_from", "หมายเหตุราคา", "Price note", 1.3)]
     sections.insert(0, Section(
         T(f"สรุปงบประมาณทดแทน {fiscal_year_label(fiscal_year, 'th')}",
           f"Replacement budget, {fiscal_year_label(fiscal_year, 'en')}"),
         Table(budget_cols, budget_rows),
-        notes=[T("รวมรายการที่เกินอายุแล้วและที่ครบอายุภายในปีงบประมาณ (หัวข้อ 1 และ 2)",
-                 "Items already past end of life and those reaching it within the fiscal "
-                 "year (sections 1 and 2).")]))
+        notes=[T("รวมรายการที่เกินอายุก่อนเริ่มปีงบประมาณและที่ครบอายุภายในปีงบประมาณ (หัวข้อ 1 และ 2) "
+                 "ไม่ขึ้นกับวันที่ออกรายงาน",
+                 "Items past end of life before the fiscal year starts and those reaching "
+                 "it within the year (sections 1 and 2), whatever the report date.")]
+        + ([T(f"{PLACEHOLDER_NOTE.th} ({placeholders} รายการ)",
+              f"{PLACEHOLDER_NOTE.en} ({placeholders} line(s))")] if placeholders else [])))
     unknown = [i for i in items if i.state == "unknown"]
     if unknown:
         rows = [{"site": i.asset.get("site"), "class": CLASS_TEXT[_cls(i.asset)],
@@ -227,7 +298,10 @@ def build_report(assets: list[Asset], config: Config, fiscal_year: int, as_of: d
               "items": [{"asset": i.asset.name, "class": _cls(i.asset),
                          "site": i.asset.get("site"), "state": i.state,
                          "end_of_life": i.eol.due.isoformat() if i.eol.due else None,
-                         "reason": i.eol.reason, "unit_price_thb": i.unit_price}
+                         "reason": i.eol.reason, "unit_price_thb": i.unit_price,
+                         "price_from": i.price_from, "price_source": i.price_source,
+                         "price_placeholder": i.price_placeholder,
+                         "status_today": i.status_today}
                         for i in items]})
 
 
@@ -235,9 +309,9 @@ def add_report_parser(kinds: argparse._SubParsersAction[argparse.ArgumentParser]
     parser = kinds.add_parser("assets", help="assets reaching end of life, with the "
                                              "replacement budget")
     add_output_args(parser)
-    parser.add_argument("--fiscal-year", type=int, metavar="BE",
+    parser.add_argument("--fiscal-year", type=fiscal_year_arg, metavar="BE",
                         help="Buddhist-Era fiscal year, e.g. 2569 (default: the current one)")
-    parser.add_argument("--as-of", metavar="DATE", help="report date (default: today, Bangkok)")
+    parser.add_argument("--as-of", type=date_arg, metavar="DATE", help="report date (default: today, Bangkok)")
     parser.set_defaults(func=with_config(run))
 
 
@@ -251,9 +325,6 @@ def run(args: argparse.Namespace, config: Config) -> int:
         fmt = output_format(args)
         as_of = parse_date(args.as_of) if args.as_of else today_bangkok()
         fiscal_year = args.fiscal_year or date_fiscal_year(as_of)
-        if not 2500 <= fiscal_year <= 2700:
-            raise ValueError(f"--fiscal-year {fiscal_year} is not a Buddhist-Era year "
-                             "(e.g. 2569)")
         register = AssetRegister(Database(db_path(config)))
         try:
             assets = register.assets()

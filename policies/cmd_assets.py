@@ -18,6 +18,7 @@ from upkeep.policies.assets import (
     today_bangkok,
 )
 from upkeep.policies.assets_import import AssetFileError
+from upkeep.policies.report_args import fiscal_year_arg
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     listing = actions.add_parser("list", help="every asset with its end of life")
     add_config_arg(listing)
     listing.add_argument("--json", action="store_true")
-    listing.add_argument("--fiscal-year", type=int, metavar="BE",
+    listing.add_argument("--fiscal-year", type=fiscal_year_arg, metavar="BE",
                          help="classify against this fiscal year (default: the current one)")
     listing.set_defaults(func=with_config(list_assets))
     imp = actions.add_parser("import", help="import a CSV or XLSX asset list (idempotent)")

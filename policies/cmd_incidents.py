@@ -1,9 +1,10 @@
-"""``upkeep incidents list|show|add|ack|resolve|note|edit|rebuild|maintenance``.
+"""``upkeep incidents list|show|add|ack|resolve|note|edit|void|rebuild|maintenance``.
 
 The CLI writes straight to the agent's SQLite file in ``data_dir`` (WAL lets it do so while
 the agent runs) and records the operating-system user as who did it. Times are given as
-``2025-03-15 22:00`` (Asia/Bangkok unless a zone is given, e.g. ``...T15:00:00Z``) or
-``now``; they are shown in Bangkok time with Buddhist-Era years for ``--lang th``.
+``2025-03-15 22:00`` (Asia/Bangkok unless a zone is given, e.g. ``...T15:00:00Z``), day-first
+``15/03/2568 22:00``, or ``now``; a year >= 2400 is Buddhist Era, and a time in the future is
+refused (maintenance windows excepted: they are planned ahead). They are shown in Bangkok time with Buddhist-Era years for ``--lang th``.
 """
 
 from __future__ import annotations
@@ -13,18 +14,19 @@ import getpass
 import json
 import sys
 import time
-from datetime import datetime
 from typing import Any
 
 from upkeep.config import Config
 from upkeep.errors import StoreError
 from upkeep.kit.cli import EXIT_CONFIG, EXIT_OK, Failed, UsageError, add_config_arg, with_config
 from upkeep.kit.thai import (
-    BANGKOK,
+    DateInputError,
     Lang,
+    fiscal_year,
     fiscal_year_bounds,
     format_datetime,
     format_duration,
+    parse_typed_datetime,
 )
 from upkeep.policies.incidents import (
     CAUSE_CATEGORIES,
@@ -33,22 +35,25 @@ from upkeep.policies.incidents import (
     all_windows,
     incident_row,
 )
+from upkeep.policies.report_args import fiscal_year_arg
 
 
 def parse_when(text: str) -> float:
-    """``now``, ``2025-03-15``, ``2025-03-15 22:00`` (Bangkok) or ISO-8601 with a zone."""
-    value = text.strip()
-    if value == "now":
-        return time.time()
+    """A past or present time: ``now``, ``2025-03-15 22:00`` (Bangkok), day-first
+    ``15/03/2568 22:00``, ISO-8601 with a zone; a year >= 2400 is Buddhist Era. A time in the
+    future is refused (an outage cannot have started or ended later than now)."""
     try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a time like 2025-03-15 22:00 (Bangkok) or 2025-03-15T15:00Z"
-        ) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=BANGKOK)
-    return when.timestamp()
+        return parse_typed_datetime(text)
+    except DateInputError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def parse_planned(text: str) -> float:
+    """As ``parse_when``, but the future is allowed (maintenance windows are planned ahead)."""
+    try:
+        return parse_typed_datetime(text, allow_future=True)
+    except DateInputError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def actor() -> str:
@@ -96,10 +101,10 @@ def _run(func: Any) -> Any:
 
 def _list(args: argparse.Namespace, config: Config, ledger: Ledger) -> int:
     since = until = None
-    if args.fiscal_year:
-        since, until = fiscal_year_bounds(args.fiscal_year)
-    status = "open" if args.open else None
     now = time.time()
+    if not args.all:
+        since, until = fiscal_year_bounds(args.fiscal_year or fiscal_year(now))
+    status = "open" if args.open else None
     windows = all_windows(ledger, config.policies.kpi)
     rows = [incident_row(i, config.policies.kpi, now, windows)
             for i in ledger.incidents(args.system, since=since, until=until, status=status)]
@@ -184,7 +189,23 @@ def _edit(args: argparse.Namespace, config: Config, ledger: Ledger) -> int:
             changes[key] = value
     if not changes:
         raise UsageError("nothing to change")
-    ledger.edit(args.id, actor(), time.time(), **changes)
+    changed = ledger.edit(args.id, actor(), time.time(), **changes)
+    lang: Lang = "th" if args.lang == "th" else "en"
+    if not changed:
+        print(f"incident {args.id}: nothing changed (the values are already so)")
+    for key, (before, after) in changed.items():
+        if key.endswith(("_at", "_earliest")):
+            before = _when(before, lang)
+            after = _when(after, lang)
+        print(f"incident {args.id}: {key}: {before if before not in (None, '') else '-'} -> "
+              f"{after if after not in (None, '') else '-'}")
+    return EXIT_OK
+
+
+def _void(args: argparse.Namespace, config: Config, ledger: Ledger) -> int:
+    ledger.void(args.id, actor(), time.time(), args.reason)
+    print(f"incident {args.id}: void ({args.reason}); kept in the ledger and listed in the "
+          "KPI report's audit annex, not graded")
     return EXIT_OK
 
 
@@ -232,7 +253,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
     p = leaf("list", "list incidents", _list)
     p.add_argument("--system")
-    p.add_argument("--fiscal-year", type=int, metavar="BE", help="e.g. 2568")
+    p.add_argument("--fiscal-year", type=fiscal_year_arg, metavar="BE",
+                   help="Buddhist-Era fiscal year, e.g. 2568 (default: the current one)")
+    p.add_argument("--all", action="store_true", help="every fiscal year")
     p.add_argument("--open", action="store_true", help="only open incidents")
     p.add_argument("--json", action="store_true")
     p.add_argument("--lang", choices=["th", "en"], default="en")
@@ -267,6 +290,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--cause-category", choices=categories)
     p.add_argument("--cause")
     p.add_argument("--fix")
+    p.add_argument("--lang", choices=["th", "en"], default="en")
+    p = leaf("void", "take an incident out of the KPI (kept, with who and why)", _void)
+    p.add_argument("id", type=int)
+    p.add_argument("--reason", required=True, help="why (entered twice, a test, ...)")
     p = leaf("note", "add a note to the timeline", _note)
     p.add_argument("id", type=int)
     p.add_argument("text")
@@ -274,7 +301,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--prometheus", required=True, metavar="URL")
     p.add_argument("--system", required=True)
     p.add_argument("--from", dest="start", type=parse_when, required=True, metavar="WHEN")
-    p.add_argument("--to", dest="end", type=parse_when, required=True, metavar="WHEN")
+    p.add_argument("--to", dest="end", type=parse_planned, required=True, metavar="WHEN")
     p.add_argument("--step", default="60s", help="the scrape interval (default 60s)")
     p.add_argument("--timeout", default="30s", help="per query (default 30s)")
     p.add_argument("--dry-run", action="store_true", help="show, do not record")
@@ -291,8 +318,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--json", action="store_true")
     p = mleaf("add", "add a window (before the work: a late one needs a correction)", _mw_add)
     p.add_argument("--system", help="default: every system")
-    p.add_argument("--start", type=parse_when, required=True, metavar="WHEN")
-    p.add_argument("--end", type=parse_when, required=True, metavar="WHEN")
+    p.add_argument("--start", type=parse_planned, required=True, metavar="WHEN")
+    p.add_argument("--end", type=parse_planned, required=True, metavar="WHEN")
     p.add_argument("--reason")
     p.add_argument("--approved-by")
     p = mleaf("approve", "apply a late window as a justified correction", _mw_approve)

@@ -347,8 +347,11 @@ class Ledger:
         with self.db.transaction() as conn:
             self._update(conn, incident, at, actor, "resolve", changes)
 
-    def edit(self, incident_id: int, actor: str, at: float, **changes: Any) -> None:
-        """A correction by a person (e.g. the reviewed start time); before/after are kept."""
+    def edit(self, incident_id: int, actor: str, at: float, **changes: Any
+             ) -> dict[str, tuple[Any, Any]]:
+        """A correction by a person (e.g. the reviewed start time); before/after are kept.
+        Returns what changed (field -> (before, after)); an edit changing nothing is not
+        recorded. A restore time given to an open incident ends it (status ``restored``)."""
         allowed = {"started_at", "started_earliest", "restored_at", "restored_earliest",
                    "cause_category", "cause_text", "fix_text", "status"}
         unknown = set(changes) - allowed
@@ -357,8 +360,46 @@ class Ledger:
         if "cause_category" in changes:
             check_category(changes["cause_category"])
         incident = self.get(incident_id)
+        if incident.status == "void":
+            raise LedgerError(f"incident {incident_id} is void; it cannot be edited")
+        started = changes.get("started_at", incident.started_at)
+        restored = changes.get("restored_at", incident.restored_at)
+        if restored is not None and restored < started:
+            raise LedgerError("restored time is before the start")
+        if changes.get("restored_at") is not None and incident.status == "open" \
+                and "status" not in changes:
+            changes["status"] = "restored"  # a confirmed restore time ends an open incident
+        changes = {k: v for k, v in changes.items() if getattr(incident, k) != v}
+        if not changes:
+            return {}
         with self.db.transaction() as conn:
             self._update(conn, incident, at, actor, "edit", changes)
+        return {k: (getattr(incident, k), v) for k, v in changes.items()}
+
+    def void(self, incident_id: int, actor: str, at: float, reason: str) -> None:
+        """Take an incident out of the KPI (entered twice, a test, a false alarm). Nothing is
+        deleted: the status becomes ``void`` and the timeline keeps who, when and why; reports
+        list voided incidents in an audit annex."""
+        if not reason.strip():
+            raise LedgerError("voiding an incident needs a reason")
+        incident = self.get(incident_id)
+        if incident.status == "void":
+            raise LedgerError(f"incident {incident_id} is already void")
+        with self.db.transaction() as conn:
+            self._update(conn, incident, at, actor, "void", {"status": "void"},
+                         {"reason": reason})
+
+    def voided(self, *, since: float | None = None, until: float | None = None
+               ) -> list[tuple[Incident, TimelineEntry | None]]:
+        """Void incidents started in ``[since, until)`` with the timeline entry that voided
+        them (None for one voided before voids were recorded this way)."""
+        out = []
+        for incident in self.incidents(since=since, until=until, status="void"):
+            entry = next((e for e in reversed(self.timeline(incident.id)) if e.kind == "void"),
+                         None)
+            if since is None or incident.started_at >= since:
+                out.append((incident, entry))
+        return out
 
     # --- the detector's side (one transaction per sample) -------------------------------
     def load_state(self, system: str) -> dict[str, Any] | None:
@@ -444,6 +485,18 @@ class Ledger:
     def windows(self) -> list[MaintenanceWindow]:
         return [_window(r) for r in
                 self.db.query("SELECT * FROM maintenance_window ORDER BY starts_at, id")]
+
+
+#: a clock skew allowed between the machine recording a time and the one judging "now"
+FUTURE_SLACK_SECONDS = 300.0
+
+
+def refuse_future(now: float, **times: float | None) -> None:
+    """People's inputs (CLI, API): an outage cannot start or end after ``now``. The ledger
+    itself does not judge, so imports and tests can record any history."""
+    for name, value in times.items():
+        if value is not None and value > now + FUTURE_SLACK_SECONDS:
+            raise LedgerError(f"{name.replace('_at', '')} time is in the future")
 
 
 def check_category(category: str) -> str:

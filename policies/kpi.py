@@ -188,7 +188,18 @@ class YearResult:
     worst_incident: int | None
     provisional: bool
     needs_review: bool
+    #: durations of the restored incidents (mean, median and restored worst are over these)
     durations: tuple[float, ...] = field(default=())
+    #: elapsed time so far of the incidents still open (provisional)
+    open_durations: tuple[float, ...] = field(default=())
+
+    @property
+    def restored_count(self) -> int:
+        return len(self.durations)
+
+    @property
+    def open_count(self) -> int:
+        return len(self.open_durations)
 
     @property
     def mean_seconds(self) -> float | None:
@@ -197,6 +208,14 @@ class YearResult:
     @property
     def median_seconds(self) -> float | None:
         return statistics.median(self.durations) if self.durations else None
+
+    @property
+    def restored_worst_seconds(self) -> float | None:
+        return max(self.durations) if self.durations else None
+
+    @property
+    def open_longest_seconds(self) -> float | None:
+        return max(self.open_durations) if self.open_durations else None
 
 
 def counted(incident: IncidentFacts, grade: Grade, fy: int) -> bool:
@@ -220,7 +239,8 @@ def system_year(system: str, fy: int, graded: Iterable[tuple[IncidentFacts, Grad
     return YearResult(
         system, fy, min(g.level for _, g in mine), len(mine), worst.effective_seconds,
         worst_inc.id, any(g.provisional for _, g in mine), any(g.needs_review for _, g in mine),
-        tuple(g.effective_seconds for _, g in mine if not g.provisional))
+        tuple(g.effective_seconds for _, g in mine if not g.provisional),
+        tuple(g.effective_seconds for _, g in mine if g.provisional))
 
 
 def office_year(fy: int, results: Sequence[YearResult], scale: Scale) -> YearResult:
@@ -231,7 +251,8 @@ def office_year(fy: int, results: Sequence[YearResult], scale: Scale) -> YearRes
     return YearResult(
         None, fy, min(r.level for r in results), sum(r.incidents for r in results),
         worst.worst_seconds, worst.worst_incident, any(r.provisional for r in results),
-        any(r.needs_review for r in results), tuple(d for r in results for d in r.durations))
+        any(r.needs_review for r in results), tuple(d for r in results for d in r.durations),
+        tuple(d for r in results for d in r.open_durations))
 
 
 # --- from the configuration ----------------------------------------------------------------

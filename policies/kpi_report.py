@@ -20,10 +20,11 @@ from upkeep.errors import StoreError
 from upkeep.kit.cli import EXIT_OK, Failed, UsageError, add_config_arg, with_config
 from upkeep.kit.thai import (
     fiscal_year,
+    fiscal_year_bounds,
     fiscal_year_label,
     fiscal_year_period,
-    format_datetime,
     format_duration,
+    to_bangkok,
 )
 from upkeep.policies.incidents import CAUSE_CATEGORIES, Incident, Ledger, YearView, grade_year
 from upkeep.policies.kpi import (
@@ -38,6 +39,7 @@ from upkeep.policies.render import (
     FORMATS,
     Cell,
     Column,
+    Day,
     Line,
     RenderError,
     Report,
@@ -57,10 +59,9 @@ def _hours(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds / 3600, 2)
 
 
-def _when(value: float | None) -> T | None:
-    if value is None:
-        return None
-    return T(format_datetime(value, "th"), format_datetime(value, "en"))
+def _when(value: float | None) -> Day | None:
+    """A time as a date cell (XLSX) shown in Bangkok time, BE in Thai."""
+    return None if value is None else Day(to_bangkok(value))
 
 
 def _duration(seconds: float) -> T:
@@ -109,8 +110,8 @@ INCIDENT_COLUMNS = [
     Column("started", "เริ่มขัดข้อง", "Started", 1.6),
     Column("restored", "กลับมาใช้งานได้", "Restored", 1.6),
     Column("duration", "ระยะเวลา (หักบำรุงรักษา)", "Duration (less maintenance)", 1.6),
-    Column("hours", "ชั่วโมง", "Hours", 0.7, "R"),
-    Column("maintenance_hours", "บำรุงรักษา (ชม.)", "Maint. (h)", 1.0, "R"),
+    Column("hours", "ชั่วโมง", "Hours", 0.7, "R", "hours"),
+    Column("maintenance_hours", "บำรุงรักษา (ชม.)", "Maint. (h)", 1.0, "R", "hours"),
     Column("level", "ระดับ", "Level", 1.0, "C"),
     Column("cause", "สาเหตุ", "Cause", 2.0),
     Column("fix", "การแก้ไข", "Fix", 1.8),
@@ -121,17 +122,27 @@ SYSTEM_COLUMNS = [
     Column("system", "ระบบ", "System", 1.0),
     Column("title", "ชื่อระบบ", "Title", 2.4),
     Column("incidents", "จำนวนครั้ง", "Incidents", 1.0, "R"),
-    Column("mean_hours", "เฉลี่ย (ชม.)", "Mean (h)", 0.9, "R"),
-    Column("median_hours", "มัธยฐาน (ชม.)", "Median (h)", 0.9, "R"),
-    Column("worst_hours", "นานที่สุด (ชม.)", "Worst (h)", 0.9, "R"),
+    Column("mean_hours", "เฉลี่ย (ชม.)", "Mean (h)", 0.9, "R", "hours"),
+    Column("median_hours", "มัธยฐาน (ชม.)", "Median (h)", 0.9, "R", "hours"),
+    Column("worst_hours", "นานที่สุด (ชม.)", "Worst (h)", 0.9, "R", "hours"),
     Column("level", "ระดับ", "Level", 0.9, "C"),
     Column("status", "สถานะ", "Status", 2.0),
+]
+
+VOID_COLUMNS = [
+    Column("id", "เลขที่", "ID", 0.6, "R"),
+    Column("system", "ระบบ", "System", 1.0),
+    Column("started", "เริ่มขัดข้อง", "Started", 1.5),
+    Column("restored", "กลับมาใช้งาน", "Restored", 1.5),
+    Column("voided", "ยกเลิกเมื่อ", "Voided at", 1.5),
+    Column("by", "ผู้ยกเลิก", "Voided by", 1.2),
+    Column("reason", "เหตุผล", "Reason", 3.0),
 ]
 
 SCALE_COLUMNS = [
     Column("level", "ระดับ", "Level", 0.6, "C"),
     Column("criterion", "เกณฑ์", "Criterion", 4.0),
-    Column("max_hours", "ไม่เกิน (ชั่วโมง)", "At most (hours)", 1.2, "R"),
+    Column("max_hours", "ไม่เกิน (ชั่วโมง)", "At most (hours)", 1.2, "R", "hours"),
 ]
 
 
@@ -195,7 +206,7 @@ def build_report(config: Config, ledger: Ledger, fy: int, now: float,
     data_incidents = []
     for name in view.systems:
         mine = [(i, g) for i, g in view.graded if i.system == name]
-        table_rows = []
+        table_rows: list[dict[str, Cell]] = []
         for no, (incident, grade) in enumerate(mine, start=1):
             table_rows.append({
                 "no": no, "id": incident.id, "started": _when(incident.started_at),
@@ -229,15 +240,40 @@ def build_report(config: Config, ledger: Ledger, fy: int, now: float,
              "criterion": T(f"ระบบล่มแต่แก้ไขได้ภายใน {DAYS_TH[level]}",
                             f"the system went down but was fixed within {DAYS_EN[level]}"),
              "max_hours": _hours(scale.thresholds[level])} for level in LEVELS])))
+    start, end = fiscal_year_bounds(fy)
+    voids = [(i, e) for i, e in ledger.voided(since=start, until=end)
+             if system is None or i.system == system]
+    if voids:
+        report.sections.append(Section(
+            T("ภาคผนวก: เหตุขัดข้องที่ยกเลิก (ไม่นับในตัวชี้วัด เก็บไว้เพื่อการตรวจสอบ)",
+              "Annex: voided incidents (not graded; kept for audit)"),
+            Table(list(VOID_COLUMNS), [
+                {"id": i.id, "system": i.system, "started": _when(i.started_at),
+                 "restored": _when(i.restored_at), "voided": _when(e.at) if e else None,
+                 "by": e.actor if e else None,
+                 "reason": str(e.payload.get("reason", "")) if e else None}
+                for i, e in voids])))
     office = view.office
+    # mean, median and worst are over the same restored incidents; open ones stand apart
+    # (they count in the level with their elapsed time, provisionally)
+    restored_n = office.restored_count
     report.summary = [
         Line(T("จำนวนเหตุขัดข้องที่นับ", "Incidents graded"), office.incidents),
+        Line(T(f"กลับมาใช้งานได้แล้ว (ใช้คำนวณค่าเฉลี่ย มัธยฐาน และนานที่สุด {restored_n} ครั้ง)",
+               f"Restored (mean, median and worst below are over these {restored_n})"),
+             restored_n),
         Line(T("เวลาเฉลี่ยในการกู้คืน", "Mean time to restore"),
              _duration(office.mean_seconds) if office.mean_seconds is not None else "-"),
         Line(T("ค่ามัธยฐานเวลาในการกู้คืน", "Median time to restore"),
              _duration(office.median_seconds) if office.median_seconds is not None else "-"),
         Line(T("เวลากู้คืนนานที่สุด", "Worst time to restore"),
-             _duration(office.worst_seconds)),
+             _duration(office.restored_worst_seconds)
+             if office.restored_worst_seconds is not None else "-"),
+        Line(T("ยังไม่กลับมาใช้งาน (นับระดับชั่วคราวตามเวลาที่ผ่านไป)",
+               "Still open (graded provisionally on the time elapsed)"), office.open_count),
+        Line(T("เหตุที่ยังเปิดอยู่นานที่สุดจนถึงขณะนี้", "Longest still-open incident so far"),
+             _duration(office.open_longest_seconds)
+             if office.open_longest_seconds is not None else "-"),
         Line(T("ระดับของสำนักงาน", "Office level"), _level(office.level)),
         Line(T("ยกมาจากปีก่อน (ไม่นับ)", "Carried over (not graded)"),
              len(view.carried_over())),
@@ -257,12 +293,19 @@ def build_report(config: Config, ledger: Ledger, fy: int, now: float,
         "thresholds_seconds": {str(k): v for k, v in scale.thresholds.items()},
         "office": {"level": office.level, "incidents": office.incidents,
                    "worst_seconds": office.worst_seconds, "mean_seconds": office.mean_seconds,
-                   "median_seconds": office.median_seconds, "provisional": office.provisional},
+                   "median_seconds": office.median_seconds, "provisional": office.provisional,
+                   "restored": office.restored_count,
+                   "restored_worst_seconds": office.restored_worst_seconds,
+                   "open": office.open_count,
+                   "open_longest_seconds": office.open_longest_seconds},
         "systems": {n: {"level": r.level, "incidents": r.incidents,
                         "worst_seconds": r.worst_seconds, "worst_incident": r.worst_incident,
                         "provisional": r.provisional, "needs_review": r.needs_review}
                     for n, r in view.systems.items()},
         "incidents": data_incidents,
+        "voided": [{"id": i.id, "system": i.system, "started_at": i.started_at,
+                    "voided_at": e.at if e else None, "voided_by": e.actor if e else None,
+                    "reason": e.payload.get("reason") if e else None} for i, e in voids],
     }
     if surveys is not None:
         add_satisfaction(report, config, surveys, fy, system, comments=comments)
@@ -297,10 +340,11 @@ def _run(args: argparse.Namespace, config: Config) -> int:
 
 def add_report_parser(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from upkeep.policies.cmd_incidents import parse_when
+    from upkeep.policies.report_args import fiscal_year_arg
 
     parser = kinds.add_parser("kpi", help="the outage-recovery KPI of a fiscal year")
     add_config_arg(parser)
-    parser.add_argument("--fiscal-year", type=int, metavar="BE",
+    parser.add_argument("--fiscal-year", type=fiscal_year_arg, metavar="BE",
                         help="Buddhist-Era fiscal year, e.g. 2568 (default: the current one)")
     parser.add_argument("--system", help="only this system")
     parser.add_argument("--format", choices=FORMATS,

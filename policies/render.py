@@ -27,14 +27,14 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from upkeep.errors import UpkeepError
 from upkeep.kit.messages import MESSAGES
 from upkeep.kit.messages import T as T  # re-exported: the report model's cell text
-from upkeep.kit.thai import Lang
+from upkeep.kit.thai import BANGKOK, Lang, format_date, format_datetime
 
 Format = Literal["csv", "xlsx", "pdf", "json"]
 FORMATS: tuple[str, ...] = ("csv", "xlsx", "pdf", "json")
@@ -51,13 +51,37 @@ class RenderError(UpkeepError):
     """A report could not be written (unknown format, no Thai font, unwritable path)."""
 
 
-Cell = T | str | int | float | None
+@dataclass(frozen=True)
+class Day:
+    """A date (or a Bangkok date and time) that XLSX writes as a real date cell shown in the
+    Buddhist Era (Thai) or CE (English); text formats show it as ``format_date`` does."""
+
+    value: date | datetime
+
+    def pick(self, lang: Lang) -> str:
+        if isinstance(self.value, datetime):
+            return format_datetime(self.value, lang)
+        return format_date(self.value, lang)
+
+
+@dataclass(frozen=True)
+class Total:
+    """A subtotal or total: the sum of other rows of the same column (``rows`` are indexes
+    into the table's rows). XLSX writes it as a ``SUM`` formula, other formats the value."""
+
+    value: float | int
+    rows: tuple[int, ...]
+
+
+Cell = T | Day | Total | str | int | float | None
 
 
 def text(value: Cell, lang: Lang) -> str:
     if value is None:
         return ""
-    if isinstance(value, T):
+    if isinstance(value, Total):
+        value = value.value
+    if isinstance(value, T | Day):
         return value.pick(lang)
     if isinstance(value, float):
         return f"{value:,.2f}"
@@ -68,8 +92,10 @@ def text(value: Cell, lang: Lang) -> str:
 
 def _plain(value: Cell, lang: Lang) -> str | int | float | None:
     """The value for machine formats: numbers stay numbers, texts pick the language."""
-    if isinstance(value, T):
+    if isinstance(value, T | Day):
         return value.pick(lang)
+    if isinstance(value, Total):
+        return value.value
     return value
 
 
@@ -81,6 +107,8 @@ class Column:
     #: relative width in the PDF
     width: float = 1.0
     align: Literal["L", "R", "C"] = "L"
+    #: how XLSX formats the column's numbers: money (#,##0.00), count, hours
+    kind: Literal["text", "money", "count", "hours"] = "text"
 
     def title(self, lang: Lang) -> str:
         return self.th if lang == "th" else self.en
@@ -219,6 +247,11 @@ def _csv(report: Report, lang: Lang) -> bytes:
 # --- xlsx ----------------------------------------------------------------------------------
 
 XLSX_FONT = "TH Sarabun New"
+#: Excel's LCID date codes: 01 = Western digits, 07 = the Thai Buddhist calendar, 041E = Thai;
+#: Excel and LibreOffice show the year in the Buddhist Era (2568), the cell stays a date
+XLSX_DATE = {"th": "[$-107041E]d mmm yyyy", "en": "d mmm yyyy"}
+XLSX_DATETIME = {"th": "[$-107041E]d mmm yyyy hh:mm", "en": "d mmm yyyy hh:mm"}
+XLSX_FORMATS = {"money": "#,##0.00", "count": "#,##0", "hours": "0.00"}
 
 
 def _xlsx(report: Report, lang: Lang) -> bytes:
@@ -237,12 +270,26 @@ def _xlsx(report: Report, lang: Lang) -> bytes:
     sheet.title = report.kind[:31] or "report"
     widths: dict[int, int] = {}
 
-    def put(row: int, col: int, value: Any, font: Font = normal) -> None:
-        cell = sheet.cell(row=row, column=col, value=value)
+    def put(row: int, col: int, value: Cell, font: Font = normal, fmt: str | None = None
+            ) -> None:
+        shown: Any = value
+        if isinstance(value, Day):
+            day = value.value
+            if isinstance(day, datetime):  # Bangkok wall time: Excel has no zones
+                shown = day.astimezone(BANGKOK).replace(tzinfo=None)
+                fmt = XLSX_DATETIME[lang]
+            else:
+                shown = day
+                fmt = XLSX_DATE[lang]
+        elif isinstance(value, T):
+            shown = value.pick(lang)
+        cell = sheet.cell(row=row, column=col, value=shown)
         cell.font = font
-        cell.alignment = Alignment(vertical="top", wrap_text=isinstance(value, str))
+        cell.alignment = Alignment(vertical="top", wrap_text=isinstance(shown, str))
+        if fmt and not isinstance(shown, str):
+            cell.number_format = fmt
         if value is not None:
-            longest = max((len(p) for p in str(value).splitlines()), default=0)
+            longest = max((len(p) for p in text(value, lang).splitlines()), default=0)
             widths[col] = max(widths.get(col, 8), min(60, longest + 2))
 
     row = 1
@@ -250,8 +297,9 @@ def _xlsx(report: Report, lang: Lang) -> bytes:
     row += 1
     for line in report.meta:
         put(row, 1, line.label.pick(lang), bold)
-        put(row, 2, _plain(line.value, lang))
+        put(row, 2, line.value)
         row += 1
+    first_table: tuple[int, int, int] | None = None  # header row, last row, columns
     for section in report.sections:
         row += 1
         sheet.cell(row=row, column=1, value=section.title.pick(lang)).font = bold
@@ -261,21 +309,37 @@ def _xlsx(report: Report, lang: Lang) -> bytes:
             row += 1
         if section.table is None:
             continue
-        for col, column in enumerate(section.table.columns, start=1):
+        columns = section.table.columns
+        header = row
+        for col, column in enumerate(columns, start=1):
             put(row, col, column.title(lang), bold)
             sheet.cell(row=row, column=col).fill = head_fill
         row += 1
+        first = row
         for item in section.table.rows:
-            for col, column in enumerate(section.table.columns, start=1):
-                put(row, col, _plain(item.get(column.key), lang))
+            for col, column in enumerate(columns, start=1):
+                value = item.get(column.key)
+                fmt = XLSX_FORMATS.get(column.kind)
+                if isinstance(value, Total):
+                    letter = get_column_letter(col)
+                    refs = ",".join(f"{letter}{first + i}" for i in value.rows)
+                    cell = sheet.cell(row=row, column=col,
+                                      value=f"=SUM({refs})" if refs else 0)
+                    cell.font = bold
+                    cell.number_format = fmt or "General"
+                    widths[col] = max(widths.get(col, 8), len(text(value, lang)) + 2)
+                else:
+                    put(row, col, value, normal, fmt)
             row += 1
+        if first_table is None and section.table.rows:
+            first_table = (header, row - 1, len(columns))
     if report.summary:
         row += 1
         sheet.cell(row=row, column=1, value=SUMMARY.pick(lang)).font = bold
         row += 1
         for line in report.summary:
             put(row, 1, line.label.pick(lang), bold)
-            put(row, 2, _plain(line.value, lang))
+            put(row, 2, line.value)
             row += 1
     if report.footnotes:
         row += 1
@@ -284,6 +348,18 @@ def _xlsx(report: Report, lang: Lang) -> bytes:
             row += 1
     for col, width in widths.items():
         sheet.column_dimensions[get_column_letter(col)].width = width
+    # print and navigation: the first table's header stays in view and repeats on every
+    # printed page; landscape A4 fitted to the page width
+    if first_table is not None:
+        header, last, ncols = first_table
+        sheet.freeze_panes = f"A{header + 1}"
+        sheet.auto_filter.ref = f"A{header}:{get_column_letter(ncols)}{last}"
+        sheet.print_title_rows = f"{header}:{header}"
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
     buf = io.BytesIO()
     book.save(buf)
     return buf.getvalue()

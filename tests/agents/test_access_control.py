@@ -58,7 +58,7 @@ WRONG = [{"Authorization": "Bearer not-the-token"},
 CLI_WRITES = {("checklist", "attest"), ("assets", "import"), ("incidents", "add"),
               ("incidents", "ack"), ("incidents", "resolve"), ("incidents", "note"),
               ("incidents", "maintenance", "add"), ("incidents", "maintenance", "approve"),
-              ("incidents", "rebuild"), ("incidents", "edit")}
+              ("incidents", "rebuild"), ("incidents", "edit"), ("incidents", "void")}
 CLI_READS = {("run",), ("probe",), ("sd",), ("check-config",), ("checklist",),
              ("checklist", "history"), ("assets", "list"), ("report",),
              ("incidents", "list"), ("incidents", "show"), ("incidents", "maintenance", "list"),

@@ -71,8 +71,9 @@ def test_default_battery_life_is_three_years() -> None:
 
 
 @pytest.mark.parametrize(("due", "fy", "as_of", "expected"), [
-    # battery due 2025-06-01: overdue in any report dated after 1 June 2025
-    (date(2025, 6, 1), 2568, date(2025, 6, 2), "overdue"),
+    # battery due 2025-06-01: due in FY 2568 whatever the report date (issue 14)
+    (date(2025, 6, 1), 2568, date(2025, 6, 2), "due_in_fy"),
+    (date(2025, 6, 1), 2568, date(2026, 6, 2), "due_in_fy"),
     (date(2025, 6, 1), 2568, date(2025, 6, 1), "due_in_fy"),
     (date(2025, 6, 1), 2568, date(2024, 10, 1), "due_in_fy"),
     (date(2025, 6, 1), 2569, date(2025, 8, 1), "overdue"),

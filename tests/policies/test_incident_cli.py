@@ -93,7 +93,7 @@ def test_bad_time_is_a_usage_error(config: str, capsys: pytest.CaptureFixture[st
     with pytest.raises(SystemExit) as exit_info:
         main(["incidents", "add", "-c", config, "--system", "jfs", "--started", "yesterday"])
     assert exit_info.value.code == 2
-    assert "not a time like 2025-03-15 22:00" in capsys.readouterr().err
+    assert "not a date and time like 2025-03-02 08:10" in capsys.readouterr().err
 
 
 def test_cli_and_agent_share_the_file(config: str, tmp_path: Path,

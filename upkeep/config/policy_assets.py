@@ -8,6 +8,7 @@ finance / supplies unit is expected to confirm or override it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
@@ -29,8 +30,13 @@ class ReferencePrice(StrictModel):
     asset_class: AssetClass = Field(alias="class")
     #: a model name (case-insensitive exact match); None = the class's default price
     model: str | None = None
+    #: capacity in kVA (UPS): the line applies to units up to this size that have no
+    #: smaller line of their own
+    kva: Annotated[float, Field(gt=0, le=10_000)] | None = None
     unit_price_thb: Annotated[float, Field(ge=0)]
     source: str = ""
+    #: an indicative figure, not a quote: the report marks every line priced from it
+    placeholder: bool = False
 
     model_config = StrictModel.model_config | {"populate_by_name": True}
 
@@ -55,13 +61,21 @@ DEFAULT_LIFE: dict[str, ServiceLife] = {
 _MDES = ("indicative figure in the style of the MDES ICT reference-price criteria "
          "(เกณฑ์ราคากลางและคุณลักษณะพื้นฐานการจัดหาอุปกรณ์และระบบคอมพิวเตอร์); check the current edition")
 
-def _price(asset_class: str, unit_price_thb: float, source: str) -> ReferencePrice:
+
+def _price(asset_class: str, unit_price_thb: float, source: str,
+           kva: float | None = None) -> ReferencePrice:
     return ReferencePrice.model_validate({"class": asset_class, "unit_price_thb": unit_price_thb,
-                                          "source": source})
+                                          "source": source, "kva": kva, "placeholder": True})
 
 
+#: every shipped price is a placeholder: the report flags each line priced from one
 DEFAULT_PRICES: list[ReferencePrice] = [
-    _price("ups", 5_800, "UPS 1 kVA; " + _MDES),
+    _price("ups", 5_800, "UPS of unknown capacity, priced as 1 kVA; " + _MDES),
+    _price("ups", 5_800, "UPS 1 kVA; " + _MDES, kva=1),
+    _price("ups", 15_000, "UPS 2 kVA; " + _MDES, kva=2),
+    _price("ups", 27_000, "UPS 3 kVA; " + _MDES, kva=3),
+    _price("ups", 60_000, "UPS 6 kVA; " + _MDES, kva=6),
+    _price("ups", 110_000, "UPS 10 kVA; " + _MDES, kva=10),
     _price("ups_battery", 1_500, "12 V 9 Ah VRLA battery set, market price; to be confirmed"),
     _price("server", 120_000, "เครื่องคอมพิวเตอร์แม่ข่าย แบบที่ 1 (MDES 2557 edition); check the current edition"),
     _price("pc", 22_000, "เครื่องคอมพิวเตอร์สำหรับงานประมวลผล แบบที่ 1; " + _MDES),
@@ -85,11 +99,15 @@ class AssetsConfig(StrictModel):
 
     @model_validator(mode="after")
     def _unique_prices(self) -> AssetsConfig:
-        seen: set[tuple[str, str | None]] = set()
+        seen: set[tuple[str, str | None, float | None]] = set()
         for price in self.prices:
-            key = (price.asset_class, price.model.lower() if price.model else None)
+            if price.model and price.kva:
+                raise ValueError(f"prices: {price.asset_class} {price.model}: give a model or "
+                                 "a kva, not both")
+            key = (price.asset_class, price.model.lower() if price.model else None, price.kva)
             if key in seen:
-                raise ValueError(f"prices: {key[0]} {key[1] or '(default)'} given twice")
+                what = key[1] or (f"{key[2]:g} kVA" if key[2] else "(default)")
+                raise ValueError(f"prices: {key[0]} {what} given twice")
             seen.add(key)
         return self
 
@@ -97,15 +115,46 @@ class AssetsConfig(StrictModel):
         return self.life.get(asset_class, DEFAULT_LIFE.get(asset_class)  # type: ignore[call-overload]
                              ) or DEFAULT_LIFE["other"]
 
-    def price_of(self, asset_class: str, model: str | None) -> ReferencePrice | None:
-        """The configured model price, else the class price; configured before defaults."""
+    def resolve_price(self, asset_class: str, model: str | None, kva: float | None,
+                      asset_price: str | float | None) -> ResolvedPrice | None:
+        """The replacement price of one asset and where it came from.
+
+        The asset's own replacement price (an import column) wins; then the price table
+        (the office's lines before the shipped ones): a model line, else the smallest
+        capacity line that carries ``kva``, else the class default. A UPS bigger than every
+        line of the table falls to the class default and is flagged as a placeholder."""
+        if asset_price is not None and asset_price != "":
+            return ResolvedPrice(float(asset_price), "asset", "", False)
+        all_lines = [p for p in (*self.prices, *DEFAULT_PRICES) if p.asset_class == asset_class]
+        too_big = bool(kva) and not any(p.kva and p.kva >= (kva or 0) - 1e-9 for p in all_lines)
         wanted = (model or "").strip().lower()
         for table in (self.prices, DEFAULT_PRICES):
+            lines = [p for p in table if p.asset_class == asset_class]
             if wanted:
-                for price in table:
-                    if price.asset_class == asset_class and (price.model or "").lower() == wanted:
-                        return price
-            for price in table:
-                if price.asset_class == asset_class and price.model is None:
-                    return price
+                for price in lines:
+                    if (price.model or "").lower() == wanted:
+                        return ResolvedPrice(price.unit_price_thb, "table", price.source,
+                                             price.placeholder, model=price.model)
+            if kva:
+                fitting = sorted((p for p in lines if p.kva and p.kva >= kva - 1e-9),
+                                 key=lambda p: p.kva or 0)
+                if fitting:
+                    best = fitting[0]
+                    return ResolvedPrice(best.unit_price_thb, "table", best.source,
+                                         best.placeholder, kva=best.kva)
+            for price in lines:
+                if price.model is None and price.kva is None:
+                    return ResolvedPrice(price.unit_price_thb, "class_default", price.source,
+                                         price.placeholder or too_big)
         return None
+
+
+@dataclass(frozen=True)
+class ResolvedPrice:
+    unit_price_thb: float
+    #: asset (its own replacement price), table (a model or capacity line), class_default
+    origin: str
+    source: str
+    placeholder: bool
+    model: str | None = None
+    kva: float | None = None

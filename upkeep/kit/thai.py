@@ -14,7 +14,8 @@ Everything here is pure. Times are converted to Asia/Bangkok (UTC+7, no daylight
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+import re
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
@@ -190,3 +191,109 @@ def baht_text(amount: float | int | Decimal | str) -> str:
         text += thai_number_words(baht) + "บาท"
     text += thai_number_words(satang) + "สตางค์" if satang else "ถ้วน"
     return text
+
+
+# --- dates people type ---------------------------------------------------------------------
+
+#: a year at or above this is Buddhist Era (BE 2400 = CE 1857: no date this software handles)
+BE_THRESHOLD = 2400
+#: the oldest year a typed date may carry (older is a typo or a placeholder)
+OLDEST_YEAR = 1990
+#: a clock skew allowed between the machine typing a time and the one judging "the future"
+FUTURE_SLACK_SECONDS = 300.0
+
+_DATE_PART = (r"(?:(?P<y1>\d{4})[-/.](?P<m1>\d{1,2})[-/.](?P<d1>\d{1,2})"
+              r"|(?P<d2>\d{1,2})[-/.](?P<m2>\d{1,2})[-/.](?P<y2>\d{4}))")
+_TYPED = re.compile(_DATE_PART + r"(?:[T ]+(?P<H>\d{1,2})[:.](?P<M>\d{2})(?::(?P<S>\d{2})"
+                    r"(?:\.\d+)?)?)?\s*(?P<zone>Z|[+-]\d{2}:?\d{2})?$", re.IGNORECASE)
+
+
+class DateInputError(ValueError):
+    """A typed date or time that cannot be used (garbage, impossible, too old, in the future)."""
+
+
+def ce_year(year: int) -> int:
+    """A typed year as CE: ``2568`` (BE, as Thai users type it) -> 2025; ``2025`` stays."""
+    return year - BE_OFFSET if year >= BE_THRESHOLD else year
+
+
+def parse_typed_datetime(text: str, *, now: float | None = None, allow_future: bool = False,
+                         what: str = "time") -> float:
+    """A time as people type it, as Unix seconds.
+
+    ``now``; ISO ``2025-03-02 08:10`` or ``2025-03-02T01:10Z``; day-first ``02/03/2025 08:10``;
+    a date alone means midnight. A year >= 2400 is Buddhist Era (``2568-03-02 08:10``), as Thai
+    users type it. Without a zone the time is Bangkok's. Refused with a reason: garbage,
+    impossible dates, years before 1990, and (unless ``allow_future``) a time after ``now``.
+    """
+    import time as _time
+
+    current = _time.time() if now is None else now
+    value = text.strip()
+    if value.lower() == "now":
+        return current
+    m = _TYPED.match(value)
+    if m is None:
+        raise DateInputError(f"{what} {text!r} is not a date and time like 2025-03-02 08:10 or "
+                             "02/03/2568 08:10 (Bangkok time; BE or CE year)")
+    year = int(m["y1"] or m["y2"])
+    month = int(m["m1"] or m["m2"])
+    day = int(m["d1"] or m["d2"])
+    typed_year, year = year, ce_year(year)
+    if year < OLDEST_YEAR:
+        raise DateInputError(f"{what} {text!r}: the year {typed_year} is before {OLDEST_YEAR} "
+                             f"CE ({OLDEST_YEAR + BE_OFFSET} BE)")
+    try:
+        when = datetime(year, month, day, int(m["H"] or 0), int(m["M"] or 0), int(m["S"] or 0))
+    except ValueError as err:
+        raise DateInputError(f"{what} {text!r} is not a valid date: {err}") from None
+    zone = m["zone"]
+    if zone is None:
+        aware = when.replace(tzinfo=BANGKOK)
+    elif zone.upper() == "Z":
+        aware = when.replace(tzinfo=UTC)
+    else:
+        sign = -1 if zone[0] == "-" else 1
+        digits = zone[1:].replace(":", "")
+        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        aware = when.replace(tzinfo=timezone(sign * offset))
+    stamp = aware.timestamp()
+    if not allow_future and stamp > current + FUTURE_SLACK_SECONDS:
+        raise DateInputError(f"{what} {text!r} ({format_datetime(stamp, 'en')} Bangkok) is in "
+                             "the future")
+    return stamp
+
+
+def parse_typed_date(text: str) -> date:
+    """A calendar date as people type it (ISO or day-first, BE or CE year)."""
+    value = text.strip()
+    m = _TYPED.match(value)
+    if m is None or m["H"] is not None or m["zone"] is not None:
+        raise DateInputError(f"{text!r} is not a date like 2025-03-02 or 02/03/2568")
+    year = ce_year(int(m["y1"] or m["y2"]))
+    if year < OLDEST_YEAR:
+        raise DateInputError(f"{text!r}: the year is before {OLDEST_YEAR} CE")
+    try:
+        return date(year, int(m["m1"] or m["m2"]), int(m["d1"] or m["d2"]))
+    except ValueError as err:
+        raise DateInputError(f"{text!r} is not a valid date: {err}") from None
+
+
+def parse_fiscal_year(value: str | int) -> int:
+    """A ``--fiscal-year`` as typed: a BE year (2568). A CE year is refused with the BE year
+    it most likely means, because "fiscal year 2025" is ambiguous in an office (the year
+    ending in September 2025 is FY 2568; the one starting in October 2025 is FY 2569)."""
+    try:
+        year = int(str(value).strip())
+    except ValueError:
+        raise DateInputError(f"fiscal year {value!r} is not a year (use the Buddhist Era, "
+                             "e.g. 2568)") from None
+    if BE_THRESHOLD + 100 <= year <= BE_THRESHOLD + 400:
+        return year
+    if OLDEST_YEAR <= year < BE_THRESHOLD:
+        fy = year + BE_OFFSET
+        raise DateInputError(
+            f"fiscal year {year} looks like a Gregorian (CE) year: fiscal years are named in the "
+            f"Buddhist Era. The year 1 Oct {year - 1} - 30 Sep {year} is {fy} "
+            f"(--fiscal-year {fy}); the one starting 1 Oct {year} is {fy + 1}")
+    raise DateInputError(f"fiscal year {year} is out of range (use the Buddhist Era, e.g. 2568)")
