@@ -2,7 +2,8 @@
 
 Session-scoped (started once for the live Grafana test and the browser tests); a test that
 flips a UPS to battery puts it back and waits until the agent has seen it on line again.
-Short poll intervals keep the tests fast.
+Short poll intervals keep the tests fast. The intranet's home page is audited (W3C HTML,
+axe-core, Thai) once, so its website page shows a real audit (and the docs' picture of it).
 """
 
 from __future__ import annotations
@@ -22,6 +23,20 @@ UPS_ONLINE = {"ups.status": "OL", "battery.charge": "100", "battery.runtime": "1
               "battery.date": "2023-06-01", "device.mfr": "Eaton", "device.model": "5E 1500i",
               "device.serial": "G123A45678", "ups.mfr": "Eaton", "ups.model": "5E 1500i",
               "ups.serial": "G123A45678", "battery.voltage": "13.5"}
+#: the intranet's home page: Thai, with an image without alt text and a duplicate id
+INTRANET_HOME = """<!DOCTYPE html>
+<html lang="th">
+<head><meta charset="utf-8"><title>อินทราเน็ต กองทุนยุติธรรม</title></head>
+<body>
+<main>
+<h1>อินทราเน็ต</h1>
+<p id="news">ข่าวประชาสัมพันธ์</p>
+<p id="news">ประกาศ</p>
+<img src="/logo.png">
+</main>
+</body>
+</html>
+""".encode()
 
 
 @dataclass
@@ -55,7 +70,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     agent = dns = None
     try:
         page = Route(body=b"hello", headers=GOOD_HEADERS)
-        good = web.https(pki.leaf("valid"), routes={"/": page})
+        good = web.https(pki.leaf("valid"), routes={
+            "/": Route(body=INTRANET_HOME, headers=GOOD_HEADERS)})
         soon = web.https(pki.leaf("soon"), routes={"/": page})
         expired = web.https(pki.leaf("expired"), routes={"/": page}, families=("ipv4",))
         # verified and answering, but still accepting TLS 1.0: a warning, never "Healthy"
@@ -80,7 +96,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                                           "ups": "silent", "interval": "2s",
                                           "timeout": "900ms"}}],
             "resolver": dns.resolver(),
-            "websites": [{"name": name, "url": url, **site} for name, url in urls.items()],
+            "websites": [{"name": name, "url": url, **site,
+                          **({"audit": True} if name == "intranet" else {})}
+                         for name, url in urls.items()],
             "systems": [{"name": "intranet", "title_th": "อินทราเน็ต", "title_en": "Intranet",
                          "checks": ["web:intranet"]}],
             "web": {"api_token": TOKEN},

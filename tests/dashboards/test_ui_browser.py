@@ -5,11 +5,14 @@ HTTPS sites, a KPI system): every page in both languages loads with no console e
 request leaving the agent; a UPS going on battery appears on the overview within one
 refresh, without a reload; the language switch changes labels and the calendar; an action
 without the token is refused and with it is recorded with who did it; report downloads
-open. Screenshots of every page go to ``test-artifacts/ui/`` for a person to look at.
+open. Screenshots of every page go to ``test-artifacts/ui/`` for a person to look at, and the
+pictures the README and docs/ui.md show are written to ``docs/img/`` (``doc_picture``) on every
+run, so they never go stale: a run that changed one shows in ``git status``.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import time
@@ -27,6 +30,12 @@ from upkeep.kit.thai import to_bangkok
 pytestmark = pytest.mark.slow
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
+DOC_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "img"
+#: every doc picture is this much of the page, in CSS pixels at scale 1
+DOC_VIEWPORT = {"width": 1280, "height": 800}
+#: the pictures the browser tests write to docs/img/ (tests/test_doc_pictures.py checks that
+#: docs/img/ holds exactly these and that the README or docs show each)
+DOC_PICTURES = ("overview-en", "overview-th", "ups-detail-en", "website-audit-th")
 PAGES = {"overview": "/", "ups": "/ui/ups", "hosts": "/ui/hosts", "websites": "/ui/websites",
          "incidents": "/ui/incidents", "checklist": "/ui/checklist", "assets": "/ui/assets"}
 TITLES = {"en": {"overview": "Overview", "ups": "UPS", "hosts": "Hosts",
@@ -120,6 +129,28 @@ def shot(tab: Tab, name: str) -> None:
     tab.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+def doc_picture(tab: Tab, name: str, top: Any = None) -> None:
+    """``docs/img/<name>.png``: the page at 1280x800 (scrolled so that ``top``, a locator, is
+    at the top), reduced to a 64-colour palette (Pillow, fpdf2's dependency) to stay small."""
+    from PIL import Image
+
+    assert name in DOC_PICTURES, name
+    DOC_IMAGES.mkdir(parents=True, exist_ok=True)
+    before = tab.page.viewport_size
+    tab.page.set_viewport_size(DOC_VIEWPORT)
+    try:
+        if top is not None:
+            top.evaluate("e => e.scrollIntoView({block: 'start'})")
+        png = tab.page.screenshot(full_page=False, animations="disabled", caret="hide")
+    finally:
+        tab.page.set_viewport_size(before)
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.size == (DOC_VIEWPORT["width"], DOC_VIEWPORT["height"])
+        small = image.convert("RGB").quantize(colors=64, method=Image.Quantize.MEDIANCUT,
+                                              dither=Image.Dither.NONE)
+        small.save(DOC_IMAGES / f"{name}.png", optimize=True)
+
+
 def test_every_page_in_both_languages(tab: Tab) -> None:
     for lang in ("th", "en"):
         for page, path in PAGES.items():
@@ -132,6 +163,8 @@ def test_every_page_in_both_languages(tab: Tab) -> None:
             ratio, where = tab.page.evaluate(CONTRAST_JS)
             assert ratio >= 4.5, (page, lang, ratio, where)
             shot(tab, f"{page}-{lang}")
+            if page == "overview":
+                doc_picture(tab, f"overview-{lang}")
     assert tab.errors == []
     assert tab.outside == []
 

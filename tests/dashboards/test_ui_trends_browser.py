@@ -1,7 +1,8 @@
 """Trends and truthful states in a real browser (Chromium via Playwright) against the real
 agent of ``conftest.stack``: an OB -> OL cycle on dummy-ups draws an on-battery band of its
 length on the UPS page; the chart's points are the stored history; the TLS 1.0 site is a
-warning; the UPS that never answered shows "unknown". Screenshots go to ``test-artifacts/ui/``.
+warning; the UPS that never answered shows "unknown"; the intranet's page shows its audit.
+Screenshots go to ``test-artifacts/ui/``, the docs' pictures to ``docs/img/``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ pytestmark = pytest.mark.slow
 
 Tab = ui.Tab
 shot = ui.shot
+doc_picture = ui.doc_picture
 browser = ui.browser  # the fixtures, shared with the other browser tests
 tab = ui.tab
 
@@ -40,6 +42,7 @@ def test_on_battery_band_has_the_outage_length(tab: Tab, stack: Stack) -> None:
     assert abs((end - start) - (seen_ol - seen_ob)) <= 3, (end - start, seen_ol - seen_ob)
     assert "On battery" in (bands.last.locator("title").text_content() or "")
     shot(tab, "ups-detail-on-battery-en")
+    doc_picture(tab, "ups-detail-en")
     tab.goto("/ui/ups/ups1?lang=th")
     assert "ใช้ไฟจากแบตเตอรี่" in (tab.page.locator("#chart-0-charge").text_content() or "")
     shot(tab, "ups-detail-th")
@@ -93,3 +96,19 @@ def test_tls10_site_is_a_warning_and_silent_ups_unknown(tab: Tab, stack: Stack) 
     assert tab.page.locator("tr", has_text="silent").locator("td").nth(7).inner_text() == \
         "ไม่ทราบ"
     shot(tab, "ups-never-answered-th")
+
+
+def test_website_page_shows_its_audit(tab: Tab, stack: Stack) -> None:
+    # vnu's JVM and axe's Chromium on a busy machine: the one audit takes a while
+    wait_for(lambda: stack.agent.targets().get("audit:intranet", {}).get("info", {})
+             .get("pages"), timeout=180, message="the intranet's audit")
+    tab.goto("/ui/websites/intranet?lang=th")
+    main = tab.page.locator("main")
+    assert "ตรวจมาตรฐานเว็บไซต์" in main.inner_text()
+    # the page's defects, as vnu and axe found them: a duplicate id, an image without alt
+    audit = main.locator("table.audit")
+    assert audit.count() == 2, main.inner_text()
+    assert "news" in audit.first.inner_text()
+    assert "image-alt" in audit.last.inner_text()
+    doc_picture(tab, "website-audit-th", top=tab.page.locator("h2", has_text="ตรวจมาตรฐาน"))
+    assert tab.errors == [] and tab.outside == []
