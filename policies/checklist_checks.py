@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from upkeep.config import Config
 from upkeep.reading import Reading
-from upkeep.readings import UPS_KINDS, ups_info
+from upkeep.readings import UPS_KINDS, HttpInfo, TlsInfo, ups_info, web_info
 
 Verdict = tuple[str, str]
 #: an ``auto-or-manual`` control's evaluator has nothing configured to judge: attestation decides
@@ -77,11 +77,11 @@ def _tls_version_name(value: str) -> str:
     return str(value).upper().replace("TLSV", "").replace("TLS", "").strip()
 
 
-def _tls(r: Reading) -> Mapping[str, Any] | Verdict:
+def _tls(r: Reading) -> TlsInfo | Verdict:
     """The reading's TLS facts, or the verdict when none were seen."""
-    tls = r.info.get("tls")
+    tls = web_info(r).get("tls")
     if tls and "verified" in tls:
-        return tls  # type: ignore[no-any-return]
+        return tls
     if r.ok:
         return "fail", "the site answered without TLS"
     return "error", f"no certificate seen: {r.reason} {r.message}".strip()
@@ -122,8 +122,9 @@ def cert_days(ctx: Context, r: Reading, params: Mapping[str, Any]) -> Verdict:
 @evaluator("website.legacy_tls_refused", "websites")
 @_web_check
 def legacy_tls_refused(ctx: Context, r: Reading, params: Mapping[str, Any]) -> Verdict:
+    tls = web_info(r).get("tls")
     accepted = {_tls_version_name(k): v for k, v in
-                ((r.info.get("tls") or {}).get("accepted") or {}).items()}
+                ((tls.get("accepted") if tls else None) or {}).items()}
     legacy = [v for v in ("1.0", "1.1") if accepted.get(v)]
     if legacy:
         return "fail", "accepts TLS " + " and ".join(legacy)
@@ -151,7 +152,7 @@ def modern_tls(ctx: Context, r: Reading, params: Mapping[str, Any]) -> Verdict:
 @evaluator("website.redirect", "websites")
 @_web_check
 def redirect(ctx: Context, r: Reading, params: Mapping[str, Any]) -> Verdict:
-    result = r.info["http"]["redirect"]
+    result = web_info(r)["http"]["redirect"]
     if result is None:
         return "not-applicable", "http redirect check disabled (expect.http_redirect)"
     # only a redirect seen is evidence: a refused or silent http port redirects nobody
@@ -176,11 +177,11 @@ def _port(url: str) -> int:
         return 80
 
 
-def _answered_http(r: Reading) -> Mapping[str, Any] | Verdict:
-    http = r.info["http"]
+def _answered_http(r: Reading) -> HttpInfo | Verdict:
+    http = web_info(r)["http"]
     if "headers_present" not in http:
         return "error", f"no HTTP answer to judge: {r.reason} {r.message}".strip()
-    return http  # type: ignore[no-any-return]
+    return http
 
 
 @evaluator("website.hsts", "websites")
@@ -194,10 +195,11 @@ def hsts(ctx: Context, r: Reading, params: Mapping[str, Any]) -> Verdict:
     if not http["verified_https"]:
         # RFC 6797 s. 8.1: a browser ignores HSTS over plain HTTP or TLS with errors
         return "fail", ("HSTS does not count: the answer did not come over verified https "
-                        f"({http.get('final_url') or r.info.get('url', '')})")
-    if not value or value.get("max_age") is None:
+                        f"({http.get('final_url') or web_info(r).get('url', '')})")
+    max_age = value.get("max_age") if value else None
+    if max_age is None:
         return "fail", "no valid Strict-Transport-Security header"
-    age = int(value["max_age"])
+    age = int(max_age)
     if age >= minimum:
         return "pass", f"HSTS max-age {age} s"
     return "partial", f"HSTS max-age {age} s is below {minimum} s"
@@ -223,15 +225,15 @@ def headers(ctx: Context, r: Reading, params: Mapping[str, Any]) -> Verdict:
 @evaluator("website.ipv6", "websites")
 @_web_check
 def ipv6(ctx: Context, r: Reading, params: Mapping[str, Any]) -> Verdict:
-    dns = r.info["dns"]
+    dns = web_info(r)["dns"]
     if not dns.get("literal") and int(dns["counts"].get("AAAA", 0)) == 0:
         return "fail", "no AAAA record"
-    v6 = (r.info.get("families") or {}).get("ipv6")
+    v6 = (web_info(r).get("families") or {}).get("ipv6")
     if v6 is None:
         return "fail", "no IPv6 address probed"
     if not v6.get("up"):
         return "fail", "IPv6 address does not answer"
-    parity = r.info.get("ipv6_parity")
+    parity = web_info(r).get("ipv6_parity")
     if parity is None:
         return "fail", "IPv6 only: nothing to compare with IPv4"
     if parity.get("ok"):
@@ -244,7 +246,7 @@ def ipv6(ctx: Context, r: Reading, params: Mapping[str, Any]) -> Verdict:
 @_web_check
 def policy_page(ctx: Context, r: Reading, params: Mapping[str, Any]) -> Verdict:
     page = str(params.get("page", ""))
-    entry = (r.info.get("policy_pages") or {}).get(page)
+    entry = (web_info(r).get("policy_pages") or {}).get(page)
     if entry is None:
         return "fail", f"no {page} page configured for this website (policy_pages)"
     where = entry.get("url", "")

@@ -6,9 +6,10 @@ discovery) and the UI read them. Declaring them once as ``TypedDict``s lets ``my
 catch a consumer reading a key no collector writes. They are plain dicts at run time, so the
 JSON the API returns is unchanged.
 
-Read a reading's info through ``ups_info`` / ``web_info``: they narrow by kind and return
-``None`` where there is nothing to read (another kind, or a failed UPS poll, whose info is
-empty). Keys every reading of that kind carries are required, so read them by subscript
+Read a reading's info through ``ups_info`` / ``web_info``. ``ups_info`` narrows by kind and
+returns ``None`` where there is nothing to read (another kind, or a failed UPS poll, whose
+info is empty); ``web_info`` is a plain typed view of a web reading's info (a failed poll's
+may be empty: read it with ``.get`` where that can be). Keys every reading of that kind carries are required, so read them by subscript
 (``info["status"]``): mypy checks a subscript's key, while ``.get`` on a ``TypedDict``
 accepts any key (it answers ``object``) and is only for the ``NotRequired`` ones.
 ``ups_info`` fills a required key a partial info lacks (a hand-made reading, an older
@@ -150,6 +151,8 @@ class HttpInfo(TypedDict):
     header_values: NotRequired[dict[str, str]]
     hsts: NotRequired[HstsInfo | None]
     hsts_long_enough: NotRequired[bool]
+    final_url: NotRequired[str]
+    verified_https: NotRequired[bool]
 
 
 class ParityInfo(TypedDict):
@@ -186,6 +189,7 @@ class WebInfo(TypedDict):
     http: HttpInfo
     ipv6_parity: ParityInfo | None  # None with a single family
     policy_pages: dict[str, PolicyPageInfo]
+    checked_at: dict[str, float]  # web_probe.SLOW_CHECKS -> when last checked (Unix time)
 
 
 # --- access -------------------------------------------------------------------------------
@@ -212,8 +216,12 @@ def ups_info_of(info: Mapping[str, Any]) -> UpsInfo | None:
     return cast(UpsInfo, {**_ups_absent(), **info})
 
 
-def web_info(reading: Reading) -> WebInfo | None:
-    """The website facts of a web reading (failed probes too); None for another kind."""
-    if reading.kind != WEB_KIND or not reading.info:
-        return None
-    return cast(WebInfo, reading.info)
+def web_info(reading: Reading) -> WebInfo:
+    """A website reading's info, typed: a plain view (no copy, nothing filled in), so a key a
+    failed poll's empty info lacks still raises ``KeyError`` when read by subscript."""
+    return web_info_of(reading.info)
+
+
+def web_info_of(info: Mapping[str, Any]) -> WebInfo:
+    """``info`` (a web reading's) typed as ``WebInfo``: the same object, nothing checked."""
+    return cast(WebInfo, info)
