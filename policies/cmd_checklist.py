@@ -15,8 +15,8 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
-import httpx
 from upkeep.agents.cli import EXIT_CONFIG, EXIT_DOWN, EXIT_OK, add_config_arg, with_config
 from upkeep.agents.store import Database
 from upkeep.policies.assets import today_bangkok
@@ -43,7 +43,7 @@ def agent_url(config: Config) -> str:
 
 
 def _loopback(url: str) -> bool:
-    host = httpx.URL(url).host
+    host = urlsplit(url).hostname or ""
     try:
         return host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -52,6 +52,8 @@ def _loopback(url: str) -> bool:
 
 def agent_readings(config: Config, timeout: float = 5.0) -> tuple[list[Reading], str | None]:
     """The running agent's latest readings, or ([], why not)."""
+    import httpx  # only this command pays for it, not `upkeep run`
+
     url = agent_url(config)
     headers = {}
     token = reveal(config.web.api_token)
