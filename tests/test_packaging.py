@@ -50,7 +50,8 @@ def test_ruff_bans_bare_room_imports(tmp_path: Path) -> None:
 
 
 def test_docs_metrics_md_is_current() -> None:
-    result = subprocess.run([sys.executable, "-m", "upkeep.agents.metrics_doc"],
+    # -P: not the working directory's bare upkeep/ folder, the installed package
+    result = subprocess.run([sys.executable, "-P", "-m", "upkeep.agents.metrics_doc"],
                             capture_output=True, text=True, timeout=120, check=True)
     committed = (REPO / "docs" / "metrics.md").read_text(encoding="utf-8")
     assert result.stdout == committed, (

@@ -22,7 +22,6 @@ import re
 import sqlite3
 import stat
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,7 +32,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.support import AgentProcess, free_port, run_cli, skip_unless_ci, wait_for
+from tests.support import UPKEEP, AgentProcess, free_port, run_cli, skip_unless_ci, wait_for
 
 TOKEN = "tok-UPKEEP-9f2c7e1d4a-secret"
 PASSWORD = "pw-UPKEEP-basic-4b8a2c"
@@ -245,7 +244,7 @@ def _without_authority(*args: str, cwd: Path) -> subprocess.CompletedProcess[str
     if os.geteuid() != 0:
         skip_unless_ci("needs root to drop capabilities")
     return subprocess.run(["setpriv", "--inh-caps=-all", "--bounding-set=-all",
-                           "--no-new-privs", sys.executable, "-m", "upkeep.agents.cli", *args],
+                           "--no-new-privs", UPKEEP, *args],
                           capture_output=True, text=True, timeout=60, cwd=cwd)
 
 
