@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import re
@@ -126,7 +127,9 @@ PEOPLE_TABLES = ("incident", "incident_event", "maintenance_window", "checklist_
 def db_fingerprint(agent: AgentProcess) -> str:
     """The rows of the tables people write (read through SQLite, so WAL content counts);
     and no trace of the would-be intruder anywhere."""
-    with sqlite3.connect(f"file:{data_dir(agent)}/upkeep.db?mode=ro", uri=True) as conn:
+    # closing(): `with connect()` alone never closes (a ResourceWarning since Python 3.13)
+    with contextlib.closing(sqlite3.connect(f"file:{data_dir(agent)}/upkeep.db?mode=ro",
+                                            uri=True)) as conn:
         tables = [r[0] for r in conn.execute(
             "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
         assert set(PEOPLE_TABLES) <= set(tables), tables
