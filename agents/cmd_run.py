@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import uvicorn
+from pydantic import ValidationError
 
 from upkeep.agents.app import create_app
 from upkeep.agents.config_security import warn_if_exposed
@@ -32,11 +33,24 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser = sub.add_parser("run", help="run the agent (no -c: monitor this host on the "
                                         "embedded default config)")
     add_config_arg(parser)
+    parser.add_argument("--listen", metavar="HOST:PORT",
+                        help="listen here instead of the config's `listen` (e.g. 127.0.0.1:10317)")
     parser.set_defaults(func=with_config(run))
+
+
+def with_listen(config: Config, listen: str) -> Config:
+    """``config`` with ``listen`` replaced, validated as the YAML key is; raises ConfigError."""
+    try:
+        return Config.model_validate({**dict(config), "listen": listen})
+    except ValidationError as err:
+        problems = [("--listen", e["msg"].removeprefix("Value error, ")) for e in err.errors()]
+        raise ConfigError(problems) from None
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
     try:
+        if args.listen:
+            config = with_listen(config, args.listen)
         check_listen(config)
         toolkit = config.web.toolkit()
         if toolkit.tls_server_config is not None:
@@ -63,6 +77,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
             return
         try:
             new = load_config(path)
+            if args.listen:
+                new = with_listen(new, args.listen)
         except ConfigError as err:
             log.error("SIGHUP: %s is invalid, keeping the running config: %s", path, err)
             return

@@ -36,15 +36,29 @@ log = logging.getLogger(__name__)
 S = TypeVar("S")
 
 
+def poll_limit(target: Target) -> float:
+    """The hard bound on one poll: its timeout, shorter only when that is the whole interval.
+
+    An unset timeout defaults to min(default, interval), as Prometheus' scrape_timeout does.
+    A poll cut off at exactly the interval would still be running when the next one is due,
+    and ``max_instances=1`` would skip that one (half the polls, a warning each time), so it
+    ends at 90% of the shortest gap between two polls (jitter only ever delays a poll).
+    """
+    if target.timeout < target.interval:
+        return target.timeout
+    return 0.9 * (target.interval - min(target.jitter, target.interval / 2))
+
+
 async def poll_target(collector: Collector, target: Target) -> list[Reading]:
     """Poll once, never raising: failures become readings with a reason."""
     started = time.monotonic()
     wall = time.time()
+    limit = poll_limit(target)
     try:
-        result = await asyncio.wait_for(collector.poll(target), timeout=target.timeout)
+        result = await asyncio.wait_for(collector.poll(target), timeout=limit)
     except TimeoutError:
         return [Reading(target.kind, target.name, wall, False, time.monotonic() - started,
-                        Reason.TIMEOUT, f"no answer within {target.timeout:g}s")]
+                        Reason.TIMEOUT, f"no answer within {limit:g}s")]
     except CollectorError as err:
         return [Reading(target.kind, target.name, wall, False, time.monotonic() - started,
                         err.reason, str(err))]

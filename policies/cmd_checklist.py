@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from upkeep.config import Config, reveal
 from upkeep.errors import ConfigError, StoreError
@@ -46,9 +47,7 @@ def agent_url(config: Config) -> str:
 
 
 def _loopback(url: str) -> bool:
-    import httpx  # the command's own client: `upkeep run` does not load it
-
-    host = httpx.URL(url).host
+    host = urlsplit(url).hostname or ""
     try:
         return host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -57,9 +56,10 @@ def _loopback(url: str) -> bool:
 
 def agent_readings(config: Config, timeout: float = 5.0) -> tuple[list[Reading], str | None]:
     """The running agent's latest readings, or ([], why not)."""
+    import httpx  # only this command pays for it, not `upkeep run`
+
     url = agent_url(config)
     headers = {}
-    import httpx
 
     token = reveal(config.web.api_token)
     if token:

@@ -19,8 +19,6 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 
-import httpx
-
 from upkeep.config import Config
 from upkeep.config.base import parse_duration
 from upkeep.errors import UpkeepError
@@ -70,6 +68,8 @@ def parse_matrix(body: dict[str, object]) -> list[tuple[float, bool]]:
 
 def fetch(url: str, system: str, start: float, end: float, step: float,
           timeout: float = 30.0) -> list[tuple[float, bool]]:
+    import httpx  # only this command pays for it, not `upkeep run`
+
     samples: dict[float, bool] = {}
     with httpx.Client(base_url=url.rstrip("/"), timeout=timeout) as client:
         for a, b in chunks(start, end, step):

@@ -23,6 +23,11 @@ REPO = Path(__file__).resolve().parent.parent
 #: repository so a fresh clone is self-contained; tests/fixtures/nut-ddl/README.md)
 NUT_DDL = REPO / "tests" / "fixtures" / "nut-ddl"
 IN_CI = os.environ.get("CI", "").lower() == "true"
+#: the ``upkeep`` console script installed next to this interpreter: what users start, and,
+#: unlike ``python -m upkeep.agents.cli``, it never imports the repository's bare ``upkeep/``
+#: folder from the working directory (which hides the mapped rooms from a non-editable
+#: install: "No module named 'upkeep.agents'")
+UPKEEP = str(Path(sys.executable).with_name("upkeep"))
 
 
 def skip_unless_ci(reason: str) -> None:
@@ -97,7 +102,7 @@ class AgentProcess:
     def start(self, wait: bool = True) -> AgentProcess:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "upkeep.agents.cli", "run", "-c", str(self.config_path)],
+                [UPKEEP, "run", "-c", str(self.config_path)],
                 stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.tmp)
         if wait:
             try:
@@ -156,7 +161,7 @@ def running_agent(tmp: Path, config: dict[str, Any], **kwargs: Any) -> Iterator[
 
 def run_cli(*args: str, timeout: float = 60, env: dict[str, str] | None = None,
             cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "upkeep.agents.cli", *args],
+    return subprocess.run([UPKEEP, *args],
                           capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})}, cwd=cwd)
 

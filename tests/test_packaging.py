@@ -40,7 +40,9 @@ def test_ruff_bans_bare_room_imports(tmp_path: Path) -> None:
     bad.write_text("from __future__ import annotations\n\nimport collectors\n\n"
                    "from agents import cli\n\n_ = (collectors, cli)\n", encoding="utf-8")
     try:
-        result = subprocess.run(["ruff", "check", "--no-cache", "--select", "TID251", str(bad)],
+        # the ruff of this interpreter's venv, whether or not its bin/ is on PATH
+        ruff = Path(sys.executable).with_name("ruff")
+        result = subprocess.run([str(ruff) if ruff.exists() else "ruff", "check", "--no-cache", "--select", "TID251", str(bad)],
                                 cwd=REPO, capture_output=True, text=True, timeout=60)
     finally:
         bad.unlink()
@@ -50,7 +52,8 @@ def test_ruff_bans_bare_room_imports(tmp_path: Path) -> None:
 
 
 def test_docs_metrics_md_is_current() -> None:
-    result = subprocess.run([sys.executable, "-m", "upkeep.agents.metrics_doc"],
+    # -P: not the working directory's bare upkeep/ folder, the installed package
+    result = subprocess.run([sys.executable, "-P", "-m", "upkeep.agents.metrics_doc"],
                             capture_output=True, text=True, timeout=120, check=True)
     committed = (REPO / "docs" / "metrics.md").read_text(encoding="utf-8")
     assert result.stdout == committed, (

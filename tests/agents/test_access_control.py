@@ -16,13 +16,13 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import re
 import sqlite3
 import stat
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,7 +33,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.support import AgentProcess, free_port, run_cli, skip_unless_ci, wait_for
+from tests.support import UPKEEP, AgentProcess, free_port, run_cli, skip_unless_ci, wait_for
 
 TOKEN = "tok-UPKEEP-9f2c7e1d4a-secret"
 PASSWORD = "pw-UPKEEP-basic-4b8a2c"
@@ -127,7 +127,9 @@ PEOPLE_TABLES = ("incident", "incident_event", "maintenance_window", "checklist_
 def db_fingerprint(agent: AgentProcess) -> str:
     """The rows of the tables people write (read through SQLite, so WAL content counts);
     and no trace of the would-be intruder anywhere."""
-    with sqlite3.connect(f"file:{data_dir(agent)}/upkeep.db?mode=ro", uri=True) as conn:
+    # closing(): `with connect()` alone never closes (a ResourceWarning since Python 3.13)
+    with contextlib.closing(sqlite3.connect(f"file:{data_dir(agent)}/upkeep.db?mode=ro",
+                                            uri=True)) as conn:
         tables = [r[0] for r in conn.execute(
             "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
         assert set(PEOPLE_TABLES) <= set(tables), tables
@@ -244,7 +246,7 @@ def _without_authority(*args: str, cwd: Path) -> subprocess.CompletedProcess[str
     if os.geteuid() != 0:
         skip_unless_ci("needs root to drop capabilities")
     return subprocess.run(["setpriv", "--inh-caps=-all", "--bounding-set=-all",
-                           "--no-new-privs", sys.executable, "-m", "upkeep.agents.cli", *args],
+                           "--no-new-privs", UPKEEP, *args],
                           capture_output=True, text=True, timeout=60, cwd=cwd)
 
 

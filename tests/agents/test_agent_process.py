@@ -13,7 +13,14 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.support import AgentProcess, metric, need_binary, parse_metrics, wait_for
+from tests.support import (
+    AgentProcess,
+    metric,
+    need_binary,
+    parse_metrics,
+    run_cli,
+    wait_for,
+)
 
 PROMETHEUS_ACCEPT = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
                      "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
@@ -156,3 +163,9 @@ def test_sigint_stops_within_5_seconds(tmp_path: Path) -> None:
     proc.proc.wait(10)
     assert time.monotonic() - started < 5
     assert "upkeep stopped" in proc.log_text()
+
+
+def test_run_listen_flag_is_validated_like_the_config_key(tmp_path: Path) -> None:
+    result = run_cli("run", "--listen", "10316", env={"HOME": str(tmp_path)}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "--listen: '10316' is not HOST:PORT" in result.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,16 @@ BROKEN = [
     ("zero-interval", "host:\n  interval: 0s\n", "greater than zero"),
     ("bad-duration-unit", "host:\n  interval: 15 minutes\n", "is not a duration"),
     ("timeout-not-shorter", "host:\n  interval: 10s\n  timeout: 10s\n",
-     "timeout must be shorter than interval"),
+     "host: timeout (10s) must be shorter than interval (10s)"),
+    ("timeout-longer-short-interval", "host:\n  interval: 2s\n  timeout: 3s\n",
+     "host: timeout (3s) must be shorter than interval (2s)"),
+    ("nut-timeout-not-shorter", "ups:\n  - name: a\n    nut: {host: x, interval: 3s, timeout: 3s}\n",
+     "ups[0].nut: timeout (3s) must be shorter than interval (3s)"),
+    ("snmp-timeout-longer", "ups:\n  - name: a\n    snmp: {host: x, interval: 1s, timeout: 1500ms}\n",
+     "ups[0].snmp: timeout (1.5s) must be shorter than interval (1s)"),
+    ("website-timeout-not-shorter",
+     "websites:\n  - {name: a, url: 'https://example.org/', interval: 20s, timeout: 20s}\n",
+     "websites[0]: timeout (20s) must be shorter than interval (20s)"),
     ("bad-regex", "host:\n  filesystems:\n    fs_types_exclude: '(['\n",
      "host.filesystems.fs_types_exclude: not a valid regular expression"),
     ("bad-listen", "listen: localhost\n", "listen: 'localhost' is not HOST:PORT"),
@@ -115,3 +125,39 @@ def test_embedded_default_is_valid_and_loopback_only() -> None:
     config = default_config()
     assert config.listen == f"127.0.0.1:{DEFAULT_PORT}"
     assert config.host.enabled
+
+
+# (yaml, path to the polled block) for every block that has interval + timeout
+POLLED = [
+    ("host: {interval: %s}\n", lambda c: c.host),
+    ("ups:\n  - name: a\n    nut: {host: x, interval: %s}\n", lambda c: c.ups[0].nut),
+    ("ups:\n  - name: a\n    snmp: {host: x, interval: %s}\n", lambda c: c.ups[0].snmp),
+    ("websites:\n  - {name: a, url: 'https://example.org/', interval: %s}\n",
+     lambda c: c.websites[0]),
+]
+
+
+@pytest.mark.parametrize(("text", "block"), POLLED, ids=["host", "nut", "snmp", "website"])
+def test_unset_timeout_is_capped_at_the_interval(text: str, block: Any) -> None:
+    """Prometheus' scrape_timeout rule: an unset timeout is min(its default, interval)."""
+    default = block(parse_config(text % "1h")).timeout
+    assert 3 <= default <= 15  # the block's own default, unchanged for long intervals
+    short = block(parse_config(text % "2s"))
+    assert (short.interval, short.timeout) == (2.0, 2.0)
+    tiny = block(parse_config(text % "500ms"))
+    assert (tiny.interval, tiny.timeout) == (0.5, 0.5)
+
+
+def test_host_timeout_defaults_to_ten_seconds_or_the_interval() -> None:
+    assert parse_config("host: {interval: 2s}\n").host.timeout == 2.0
+    assert parse_config("host: {interval: 1m}\n").host.timeout == 10.0
+    assert parse_config("").host.timeout == 10.0
+    # an explicit one is kept as given
+    assert parse_config("host: {interval: 1m, timeout: 30s}\n").host.timeout == 30.0
+
+
+def test_short_interval_without_timeout_passes_check_config(tmp_path: Path) -> None:
+    path = tmp_path / "upkeep.yml"
+    path.write_text("host: {interval: 2s}\n", encoding="utf-8")
+    result = run_cli("check-config", "--no-bind", str(path))
+    assert result.returncode == 0, result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.support import REPO, need_binary
+from tests.support import REPO, UPKEEP, need_binary
 from upkeep.config import load_config
 from upkeep.config.fleet import load_inventory
 from upkeep.config.web import load_web_config_file
@@ -57,8 +58,8 @@ def test_example_web_config_inventory_and_agent_config(tmp_path: Path) -> None:
 
 def test_systemd_units_verify_and_are_hardened(tmp_path: Path) -> None:
     analyze = need_binary("systemd-analyze")
-    upkeep = shutil.which("upkeep")
-    assert upkeep, "the upkeep console script is not installed (pip install -e .)"
+    upkeep = UPKEEP  # this interpreter's console script, whether or not its bin/ is on PATH
+    assert os.access(upkeep, os.X_OK), f"the upkeep console script is not installed: {upkeep}"
     for name in ("upkeep.service", "upkeep-sd.service", "upkeep-sd.path",
                  "vmagent-branch.service"):
         text = (DEPLOY / "systemd" / name).read_text().replace("/usr/bin/upkeep", upkeep)

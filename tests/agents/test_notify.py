@@ -407,9 +407,11 @@ def test_history_before_the_first_start_is_not_sent(tmp_path: Path) -> None:
         # a new agent with notifications configured for the first time, on an old database
         db = tmp_path / "data" / "upkeep.db"
         assert db.exists()
+        import contextlib
         import sqlite3
 
-        with sqlite3.connect(db) as conn:
+        # `with connect()` alone commits but never closes (a ResourceWarning since 3.13)
+        with contextlib.closing(sqlite3.connect(db)) as conn, conn:
             conn.execute("DELETE FROM notify_state")
         async with Harness(tmp_path, {"webhooks": [{"url": hook.url}]}) as h:
             await asyncio.sleep(0.3)

@@ -12,7 +12,6 @@ import shutil
 import socket
 import ssl
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +23,7 @@ import pytest
 import trustme
 import yaml
 
-from tests.support import AgentProcess, free_port, skip_unless_ci, wait_for
+from tests.support import UPKEEP, AgentProcess, free_port, skip_unless_ci, wait_for
 from upkeep.agents.web_tls import exposure_warnings, is_loopback
 from upkeep.config.web import WebConfig, WebToolkitConfig
 
@@ -225,7 +224,7 @@ def test_bad_certificate_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "bad.crt").write_text("not a certificate\n")
     agent = AgentProcess(tmp_path, {"web": {"tls_server_config": {
         "cert_file": str(tmp_path / "bad.crt"), "key_file": str(tmp_path / "bad.crt")}}})
-    result = subprocess.run([sys.executable, "-m", "upkeep.agents.cli", "run", "-c",
+    result = subprocess.run([UPKEEP, "run", "-c",
                              str(agent.config_path)], capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert "web.tls_server_config" in result.stderr
@@ -290,7 +289,7 @@ def test_warning_when_listening_beyond_loopback(tmp_path: Path) -> None:
               "host": {"interval": "5s", "timeout": "2s"}}
     path = tmp_path / "upkeep.yml"
     path.write_text(yaml.safe_dump(config))
-    proc = subprocess.Popen([*cmd, sys.executable, "-m", "upkeep.agents.cli", "run", "-c",
+    proc = subprocess.Popen([*cmd, UPKEEP, "run", "-c",
                              str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)
     try:

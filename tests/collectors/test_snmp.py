@@ -472,8 +472,10 @@ def test_pysmi_is_never_imported_by_the_collector(sim: SnmpSim, tmp_path: Path) 
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    # from tmp_path: -c puts the working directory first on sys.path, where the repository's
+    # bare upkeep/ folder would hide a non-editable install's mapped rooms
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env=env, timeout=60)
+                            env=env, timeout=60, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "LOADED []" in result.stdout
 

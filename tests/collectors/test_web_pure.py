@@ -86,7 +86,7 @@ def test_body_distance_strips_nonces() -> None:
 
 
 def test_config_rules() -> None:
-    with pytest.raises(ValidationError, match="timeout must be shorter"):
+    with pytest.raises(ValidationError, match=r"timeout \(10s\) must be shorter than interval \(10s\)"):
         WebsiteConfig(name="x", url="https://a.test/", interval="10s", timeout="10s")
     with pytest.raises(ValidationError, match="only http:// and https://"):
         WebsiteConfig(name="x", url="ftp://a.test/")

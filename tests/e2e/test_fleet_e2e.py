@@ -45,7 +45,7 @@ import yaml
 from tests.e2e.fleet_sim import NUT_UPS, https_server, site_config
 from tests.nut_rig import NutRig
 from tests.snmp_rig import SnmpSim, fixture_records
-from tests.support import REPO, AgentProcess, free_port, need_binary, wait_for
+from tests.support import REPO, UPKEEP, AgentProcess, free_port, need_binary, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -229,7 +229,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory, nat: NatScenario) -> Iterato
         (tmp / "fleet-b.yml").write_text(
             yaml.safe_dump(_inventory(range(half + 1, N_SITES + 1), fleet, web_port)))
         for kind, out in (("agents", "sd/agents.json"), ("probes", "sd-probes/probes.json")):
-            sd = subprocess.run([sys.executable, "-m", "upkeep.agents.cli", "sd",
+            sd = subprocess.run([UPKEEP, "sd",
                                  "--inventory", str(tmp / "fleet-a.yml"), "--kind", kind,
                                  "-o", str(tmp / out)], capture_output=True, text=True,
                                 timeout=60)

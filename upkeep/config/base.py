@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ModelWrapValidatorHandler,
+    SecretStr,
+    model_validator,
+)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -70,6 +78,36 @@ class StrictModel(BaseModel):
                 raise ValueError(f"{key}: cannot read {path}: {err.strerror}") from None
             del out[key]
         return out
+
+
+class Polled(StrictModel):
+    """A block polled every ``interval``, each poll bounded by ``timeout`` (both declared by
+    the subclass with their defaults).
+
+    Prometheus' ``scrape_timeout`` rule: a timeout that is not set is the smaller of its
+    default and the interval, so ``host: {interval: 2s}`` is valid (timeout 2 s; the
+    scheduler's hard ``wait_for`` still bounds it). A timeout that *is* set must be shorter
+    than the interval.
+    """
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _timeout_within_interval(cls, data: Any, handler: ModelWrapValidatorHandler[Self]
+                                 ) -> Self:
+        if not isinstance(data, dict):  # an instance (checked when it was made) or a type error
+            return handler(data)
+        explicit = "timeout" in data
+        if not explicit and "interval" in data:
+            default = cls.model_fields["timeout"].default
+            # a bad interval is left as it is: its field reports it
+            with contextlib.suppress(ValueError):
+                data = {**data, "timeout": min(default, parse_duration(data["interval"]))}
+        model = handler(data)
+        timeout, interval = getattr(model, "timeout"), getattr(model, "interval")  # noqa: B009
+        if explicit and timeout >= interval:
+            raise ValueError(f"timeout ({timeout:g}s) must be shorter than interval "
+                             f"({interval:g}s)")
+        return model
 
 
 def reveal(secret: SecretStr | None) -> str | None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
-from upkeep.config.base import Duration, StrictModel
+from upkeep.config.base import Duration, Polled, StrictModel
 
 # node_exporter's defaults (collector/filesystem_linux.go), plus network filesystems: a hung
 # NFS/CIFS mount is the classic way to stall a poll, and a branch server should not alert
@@ -69,7 +69,7 @@ class ServicesConfig(StrictModel):
         return self
 
 
-class HostConfig(StrictModel):
+class HostConfig(Polled):
     enabled: bool = True
     interval: Duration = 15.0
     timeout: Duration = 10.0
@@ -82,9 +82,3 @@ class HostConfig(StrictModel):
     services: ServicesConfig = ServicesConfig()
 
     _regex = field_validator("net_devices_exclude", "disk_devices_exclude")(_check_regex)
-
-    @model_validator(mode="after")
-    def _timeout_below_interval(self) -> HostConfig:
-        if self.timeout >= self.interval:
-            raise ValueError("timeout must be shorter than interval")
-        return self

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
-from upkeep.config.base import Duration, StrictModel
+from upkeep.config.base import Duration, Polled, StrictModel
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 
@@ -20,7 +20,7 @@ class NutTlsConfig(StrictModel):
     required: bool = True
 
 
-class NutConfig(StrictModel):
+class NutConfig(Polled):
     host: str = "127.0.0.1"
     port: Port = 3493
     #: the UPS name on that upsd (``upsc NAME@host``); omitted: every UPS that upsd lists,
@@ -34,8 +34,6 @@ class NutConfig(StrictModel):
 
     @model_validator(mode="after")
     def _check(self) -> NutConfig:
-        if self.timeout >= self.interval:
-            raise ValueError("timeout must be shorter than interval")
         if (self.username is None) != (self.password is None):
             raise ValueError("give both username and password, or neither")
         return self
@@ -51,7 +49,7 @@ class SnmpPrivConfig(StrictModel):
     password: SecretStr
 
 
-class SnmpConfig(StrictModel):
+class SnmpConfig(Polled):
     host: str
     port: Port = 161
     version: Literal["1", "2c", "3"] = "2c"
@@ -67,8 +65,6 @@ class SnmpConfig(StrictModel):
 
     @model_validator(mode="after")
     def _check(self) -> SnmpConfig:
-        if self.timeout >= self.interval:
-            raise ValueError("timeout must be shorter than interval")
         if self.version in ("1", "2c"):
             if self.user or self.auth or self.priv:
                 raise ValueError(f"version {self.version} uses community, not user/auth/priv")

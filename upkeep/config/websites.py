@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from upkeep.config.audit import WebsiteAuditConfig
-from upkeep.config.base import Duration, StrictModel
+from upkeep.config.base import Duration, Polled, StrictModel
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -118,7 +118,7 @@ class WebsiteTlsConfig(StrictModel):
     ca_file: str | None = None
 
 
-class WebsiteConfig(StrictModel):
+class WebsiteConfig(Polled):
     name: Annotated[str, Field(min_length=1)]
     url: str
     expect: ExpectConfig = ExpectConfig()
@@ -133,8 +133,6 @@ class WebsiteConfig(StrictModel):
 
     @model_validator(mode="after")
     def _check(self) -> WebsiteConfig:
-        if self.timeout >= self.interval:
-            raise ValueError("timeout must be shorter than interval")
         names = [page.name for page in self.policy_pages]
         if len(names) != len(set(names)):
             raise ValueError("policy_pages: names must be unique")
