@@ -9,6 +9,7 @@ stops reading at a byte limit, and must turn every malformed answer into a reaso
 from __future__ import annotations
 
 import asyncio
+import codecs
 import difflib
 import re
 import ssl
@@ -224,6 +225,10 @@ def body_distance(a: bytes, b: bytes) -> float:
     return 1.0 - difflib.SequenceMatcher(None, a, b, autojunk=False).quick_ratio()
 
 
+_NOT_CHARSETS = frozenset({"idna", "punycode", "undefined", "unicode-escape",
+                           "raw-unicode-escape"})
+
+
 def decode_text(body: bytes, headers: HttpResponse) -> str:
     charset = "utf-8"
     ctype = headers.header("content-type") or ""
@@ -231,6 +236,15 @@ def decode_text(body: bytes, headers: HttpResponse) -> str:
     if match:
         charset = match.group(1)
     try:
-        return body.decode(charset, errors="replace")
-    except (LookupError, UnicodeError):  # unknown, or a codec that cannot "replace" (idna)
+        codec = codecs.lookup(charset)
+    except LookupError:
+        codec = codecs.lookup("utf-8")
+    # Python's codec registry also holds transforms that are no web charset (idna, punycode,
+    # unicode_escape, base64 ...): a page may name them, but they decode as UTF-8; punycode's
+    # "replace" differs between Python versions (3.13 drops the whole text)
+    if codec.name in _NOT_CHARSETS or not getattr(codec, "_is_text_encoding", True):
+        codec = codecs.lookup("utf-8")
+    try:
+        return body.decode(codec.name, errors="replace")
+    except UnicodeError:  # a codec that cannot "replace"
         return body.decode("utf-8", errors="replace")
