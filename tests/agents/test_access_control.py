@@ -58,12 +58,14 @@ WRONG = [{"Authorization": "Bearer not-the-token"},
 CLI_WRITES = {("checklist", "attest"), ("assets", "import"), ("incidents", "add"),
               ("incidents", "ack"), ("incidents", "resolve"), ("incidents", "note"),
               ("incidents", "maintenance", "add"), ("incidents", "maintenance", "approve"),
-              ("incidents", "rebuild"), ("incidents", "edit"), ("incidents", "void")}
+              ("incidents", "rebuild"), ("incidents", "edit"), ("incidents", "void"),
+              ("satisfaction", "import"), ("satisfaction", "record")}
 CLI_READS = {("run",), ("probe",), ("sd",), ("check-config",), ("checklist",),
              ("checklist", "history"), ("assets", "list"), ("report",),
              ("incidents", "list"), ("incidents", "show"), ("incidents", "maintenance", "list"),
+             ("audit",), ("satisfaction", "list"),
              # groups that only hold subcommands
-             ("incidents",), ("assets",), ("incidents", "maintenance")}
+             ("incidents",), ("assets",), ("incidents", "maintenance"), ("satisfaction",)}
 
 
 def _config(tmp: Path) -> dict[str, Any]:
@@ -256,6 +258,8 @@ def test_state_changing_cli_needs_the_data_dirs_owner(agent: AgentProcess,
     evidence.write_text("proof")
     assets = tmp_path / "assets.csv"
     assets.write_text("class,serial\nups,EVIL2\n")
+    survey = tmp_path / "survey.csv"
+    survey.write_text("ประทับเวลา,1. ความพึงพอใจต่อระบบ\n1,5\n2,4\n", encoding="utf-8")
     directory = Path(data_dir(agent))
     os.chown(directory, 4242, 4242)  # the agent's own account (the agent runs as root here)
     public = agent.config_path
@@ -273,6 +277,11 @@ def test_state_changing_cli_needs_the_data_dirs_owner(agent: AgentProcess,
         ("incidents", "rebuild"): ("--prometheus", f"http://127.0.0.1:{free_port()}",
                                    "--system", "erp", "--from", "2025-01-01T00:00:00",
                                    "--to", "2025-01-02T00:00:00"),
+        ("incidents", "void"): ("1", "--reason", "evil"),
+        ("satisfaction", "import"): (str(survey), "--system", "erp", "--fiscal-year", "2568"),
+        ("satisfaction", "record"): ("--system", "erp", "--fiscal-year", "2568",
+                                     "--respondents", "10", "--mean", "4.5",
+                                     "--evidence", str(evidence)),
     }
     assert set(attempts) == CLI_WRITES
     before = db_fingerprint(agent)
