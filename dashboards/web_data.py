@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from upkeep.errors import StoreError
 from upkeep.parts import PartMissing
 from upkeep.reading import Reading
-from upkeep.readings import UpsInfo, ups_info_of
+from upkeep.readings import UpsInfo, WebInfo, ups_info_of, web_info_of
 
 if TYPE_CHECKING:
     from upkeep.kit.agent import AgentView as Agent
@@ -70,6 +70,12 @@ class Row:
         """``info`` as a UPS reading's (``upkeep.readings``); None when empty."""
         return ups_info_of(self.info)
 
+    @property
+    def web(self) -> WebInfo:
+        """``info`` typed as a website reading's (a view: a failed poll's is empty, so read
+        it with ``.get``; mypy still checks every key name)."""
+        return web_info_of(self.info)
+
 
 def rows(agent: Agent, kinds: tuple[str, ...] | None = None) -> list[Row]:
     out = []
@@ -95,10 +101,10 @@ def ups_flags(row: Row) -> list[str]:
 
 def cert_days_left(row: Row, now: float | None = None) -> float | None:
     """Days until the website's certificate (or the earliest in its chain) expires."""
-    tls = row.info.get("tls")
+    tls = row.web.get("tls")
     if not isinstance(tls, dict):
         return None
-    values = [tls.get(k) for k in ("not_after", "chain_earliest_expiry")]
+    values = [tls.get("not_after"), tls.get("chain_earliest_expiry")]
     stamps = [float(v) for v in values if isinstance(v, int | float)]
     return (min(stamps) - (now or time.time())) / 86400 if stamps else None
 
@@ -121,13 +127,14 @@ def web_findings(row: Row) -> list[tuple[str, str]]:
     legacy TLS accepted, HSTS absent or too short, security headers missing, IPv4/IPv6 that
     answer differently. The same facts ``upkeep probe`` lists under "problems"."""
     found: list[tuple[str, str]] = []
-    tls = row.info.get("tls")
+    info = row.web
+    tls = info.get("tls")
     accepted = tls.get("accepted") if isinstance(tls, dict) else None
     if isinstance(accepted, dict):
         legacy = [v for v in LEGACY_TLS if accepted.get(v)]
         if legacy:
             found.append(("finding.legacy_tls", ", ".join(legacy)))
-    http = row.info.get("http")
+    http = info.get("http")
     present = http.get("headers_present") if isinstance(http, dict) else None
     if isinstance(http, dict) and isinstance(present, dict) and present:
         if not present.get(HSTS_HEADER, False):
@@ -137,7 +144,7 @@ def web_findings(row: Row) -> list[tuple[str, str]]:
         missing = [h for h, ok in present.items() if not ok and h != HSTS_HEADER]
         if missing:
             found.append(("finding.missing_headers", ", ".join(missing)))
-    parity = row.info.get("ipv6_parity")
+    parity = info.get("ipv6_parity")
     if isinstance(parity, dict) and parity.get("ok") is False:
         found.append(("finding.v6_differs", ""))
     return found

@@ -134,7 +134,7 @@ def website(agent: Agent, name: str, range_name: str, lang: Lang) -> Markup | No
         badge(None, label("warning", lang)) if findings else badge(True, label("up", lang)))
     days = data.cert_days_left(row)
     facts: list[tuple[str, object]] = [
-        (label("status", lang), state), ("URL", row.info.get("url", "")),
+        (label("status", lang), state), ("URL", row.web.get("url", "")),
         (label("days_left", lang), f"{days:.0f}" if days is not None else "–"),
         (label("problems_col", lang), findings_text(findings, lang) if findings
          else (row.message if not row.ok else "–"))]
