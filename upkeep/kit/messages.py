@@ -481,6 +481,9 @@ MESSAGES: Final[Mapping[str, T]] = {
     "report.prepared_by": T("ผู้จัดทำ", "Prepared by"),
     "report.reviewed_by": T("ผู้ตรวจสอบ", "Reviewed by"),
     "report.approved_by": T("ผู้อนุมัติ", "Approved by"),
+    "report.sign": T("ลงชื่อ", "Signed"),
+    "report.position": T("ตำแหน่ง", "Position"),
+    "report.date_line": T("วันที่ ........ / ........ / ........", "Date ........ / ........ / ........"),
 }
 
 
