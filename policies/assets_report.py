@@ -49,6 +49,7 @@ from upkeep.policies.render import (
     Table,
     Total,
     render,
+    sign_off,
 )
 from upkeep.policies.report_args import (
     add_output_args,
@@ -281,7 +282,7 @@ def build_report(assets: list[Asset], config: Config, fiscal_year: int, as_of: d
         Line(T("ประมาณการปีงบประมาณถัดไป", "Forecast for the next fiscal year"),
              T(format_baht(totals["next_fy"][0], "th"), format_baht(totals["next_fy"][0], "en"))),
     ]
-    return Report(
+    return sign_off(Report(
         kind="assets",
         title=T("รายงานครุภัณฑ์ที่ครบอายุการใช้งานและประมาณการงบประมาณทดแทน",
                 "Asset end-of-life and replacement budget report"),
@@ -302,7 +303,7 @@ def build_report(assets: list[Asset], config: Config, fiscal_year: int, as_of: d
                          "price_from": i.price_from, "price_source": i.price_source,
                          "price_placeholder": i.price_placeholder,
                          "status_today": i.status_today}
-                        for i in items]})
+                        for i in items]}), config.policies.reports)
 
 
 def add_report_parser(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -26,6 +26,7 @@ from upkeep.policies.render import (
     T,
     Table,
     render,
+    sign_off,
 )
 from upkeep.policies.report_args import add_output_args, output_format
 
@@ -117,7 +118,7 @@ def build_report(result: ChecklistResult, config: Config, *, note: str | None = 
                    "the report). An expired attestation counts as not met.")]
     if note:
         footnotes.append(T(f"หมายเหตุ: {note}", f"Note: {note}"))
-    return Report(
+    return sign_off(Report(
         kind="checklist",
         title=T("รายงานผลการดำเนินงานตามนโยบายการรักษาความมั่นคงปลอดภัยสารสนเทศ",
                 "Security-policy checklist report"),
@@ -126,7 +127,7 @@ def build_report(result: ChecklistResult, config: Config, *, note: str | None = 
                           ladder),
                   Section(T("ผลการตรวจสอบรายมาตรการ", "Controls"), Table(cols, rows))],
         summary=summary, footnotes=footnotes,
-        data={"checklist": result.to_json()})
+        data={"checklist": result.to_json()}), config.policies.reports)
 
 
 def add_report_parser(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

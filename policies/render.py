@@ -31,6 +31,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from upkeep.config.policy_reports import Bilingual, ReportsConfig
 from upkeep.errors import UpkeepError
 from upkeep.kit.messages import MESSAGES
 from upkeep.kit.messages import T as T  # re-exported: the report model's cell text
@@ -175,6 +176,27 @@ NOTES = MESSAGES["report.notes"]
 PAGE = MESSAGES["report.page"]
 
 
+ROLES = {"prepared": SIGNATURES[0], "reviewed": SIGNATURES[1], "approved": SIGNATURES[2]}
+
+
+def _bilingual(name: Bilingual | None) -> T | None:
+    return None if name is None else T(name.th, name.en or name.th)
+
+
+def sign_off(report: Report, settings: ReportsConfig) -> Report:
+    """``report`` with the office's names and the signers of its kind from
+    ``policies.reports`` (docs/reports.md)."""
+    report.organisation = _bilingual(settings.organisation)
+    report.unit = _bilingual(settings.unit)
+    signers = getattr(settings.signatures, report.kind, [])
+    report.signers = [Signer(ROLES[s.role], s.name, s.position) for s in signers]
+    return report
+
+
+def _office(report: Report, lang: Lang) -> list[str]:
+    return [n.pick(lang) for n in (report.organisation, report.unit) if n is not None]
+
+
 def render(report: Report, fmt: str, lang: str, path: str | Path) -> Path:
     """Write ``report`` to ``path`` in ``fmt`` and ``lang``; returns the path."""
     data = render_bytes(report, fmt, lang)
@@ -218,7 +240,11 @@ def to_json(report: Report, lang: Lang) -> dict[str, Any]:
     return {
         "kind": report.kind,
         "lang": lang,
+        "organisation": report.organisation.pick(lang) if report.organisation else None,
+        "unit": report.unit.pick(lang) if report.unit else None,
         "title": report.title.pick(lang),
+        "signatures": [{"role": s.role.pick(lang), "name": s.name, "position": s.position}
+                       for s in report.signers] if report.signatures else [],
         "meta": [{"label": m.label.pick(lang), "value": _plain(m.value, lang)}
                  for m in report.meta],
         "sections": sections,
@@ -236,6 +262,8 @@ def _json(report: Report, lang: Lang) -> bytes:
 def _csv(report: Report, lang: Lang) -> bytes:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
+    for name in _office(report, lang):
+        writer.writerow([name])
     writer.writerow([report.title.pick(lang)])
     for line in report.meta:
         writer.writerow([line.label.pick(lang), _plain(line.value, lang)])
@@ -311,7 +339,10 @@ def _xlsx(report: Report, lang: Lang) -> bytes:
             widths[col] = max(widths.get(col, 8), min(60, longest + 2))
 
     row = 1
-    sheet.cell(row=1, column=1, value=report.title.pick(lang)).font = title_font
+    for name in _office(report, lang):
+        sheet.cell(row=row, column=1, value=name).font = bold
+        row += 1
+    sheet.cell(row=row, column=1, value=report.title.pick(lang)).font = title_font
     row += 1
     for line in report.meta:
         put(row, 1, line.label.pick(lang), bold)
