@@ -479,6 +479,7 @@ class _PdfWriter:
         self.face = face
         self.carry = carry
         self.signatures_alone = False
+        self.table_end_page = 0
         self.pdf: Any = None
 
     # -- helpers --
@@ -556,7 +557,6 @@ class _PdfWriter:
                   if s.table is not None and s.table.columns]
         for index, section in enumerate(report.sections):
             self.section(section, last=bool(tables) and index == tables[-1])
-        tail_page = pdf.page_no()
         if report.summary:
             pdf.ln(3)
             self.para(SUMMARY.pick(lang), 8, "B", 12)
@@ -567,7 +567,7 @@ class _PdfWriter:
             for note in report.footnotes:
                 self.para(note.pick(lang), 5, size=8)
         if report.signatures:
-            self.signature_block(tail_page, bool(tables))
+            self.signature_block(bool(tables))
         return bytes(pdf.output())
 
     def section(self, section: Section, *, last: bool) -> None:
@@ -589,8 +589,14 @@ class _PdfWriter:
             + sum(self.para_height(n.pick(lang), 5, size=9) for n in section.notes)
         if table is not None:
             needed += self.row_height(head) + (self.row_height(body[0]) if body else 0)
-        if needed > self.room() and pdf.get_y() > pdf.t_margin + 1:
+        # re-laid for the signatures: the last table's last rows start a page; a table too
+        # short to split goes there whole, with its heading
+        carry = min(self.carry, len(body) - 1) if last and self.carry else 0
+        whole = last and self.carry > 0 and carry < self.carry
+        if (needed > self.room() or whole) and pdf.get_y() > pdf.t_margin + 1:
             pdf.add_page()
+        if whole:
+            carry = 0
         pdf.ln(3)
         self.para(title, 8, "B", 12)
         for note in section.notes:
@@ -599,7 +605,6 @@ class _PdfWriter:
             return
         heading = FontFace(family=self.face.family, emphasis="BOLD",
                            fill_color=(221, 228, 238))
-        carry = min(self.carry, len(body) - 1) if last else 0
         parts = [body[:len(body) - carry], body[len(body) - carry:]] if carry > 0 else [body]
         for number, part in enumerate(parts):
             if number:
@@ -615,8 +620,9 @@ class _PdfWriter:
                     row = grid.row()
                     for cell in texts:
                         row.cell(cell)
+        self.table_end_page = pdf.page_no()
 
-    def signature_block(self, tail_page: int, has_table: bool) -> None:
+    def signature_block(self, has_table: bool) -> None:
         """Per signer: the role, a line to sign on, the name in brackets, the position and a
         date line; names and positions come from ``policies.reports.signatures``."""
         pdf, lang = self.pdf, self.lang
@@ -633,10 +639,9 @@ class _PdfWriter:
         height = 10 + 7 * max(len(b) for b in blocks)
         if height > self.room():
             pdf.add_page()
-        # alone on a page that holds nothing of the report's tables: the caller re-lays
-        # the last table so that some of its rows come along
-        self.signatures_alone = has_table and pdf.page_no() > tail_page \
-            and pdf.get_y() <= pdf.t_margin + 1
+        # on a page that holds no row of the last table: the caller re-lays the report so
+        # that the table's last rows come along
+        self.signatures_alone = has_table and pdf.page_no() > self.table_end_page
         pdf.ln(10)
         box = pdf.epw / len(blocks)
         self._font("", 10)

@@ -103,10 +103,11 @@ def test_heading_stays_with_its_table(tmp_path: Path) -> None:
     assert "SYS-SNMP-00" in pages[heading], "the table heading is left alone at a page foot"
 
 
-def test_signature_block_stays_with_the_last_table(tmp_path: Path) -> None:
-    for rows in range(6, 16):
+@pytest.mark.parametrize("footnotes", [0, 6])
+def test_signature_block_stays_with_the_last_table(tmp_path: Path, footnotes: int) -> None:
+    for rows in range(6, 11):
         report = narrow_report(rows=rows)
-        report.footnotes = []
+        report.footnotes = [T(f"เชิงอรรถที่ {i} " + LONG, "note") for i in range(footnotes)]
         path = render(report, "pdf", "th", tmp_path / f"sig{rows}.pdf")
         pages = subprocess.run(["pdftotext", "-raw", str(path), "-"], capture_output=True,
                                text=True, check=True, timeout=30).stdout.split("\f")
