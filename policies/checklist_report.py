@@ -66,15 +66,21 @@ def _evidence(row: ControlResult) -> T:
     return T("; ".join(dict.fromkeys(parts_th)), "; ".join(dict.fromkeys(parts_en)))
 
 
-def _findings(row: ControlResult) -> str:
-    out = []
+def _findings(row: ControlResult) -> T:
+    """One line per subject: ``subject: status — detail``, each part in the report's
+    language (the Thai detail comes with the result, ``SubjectResult.said``)."""
+    th: list[str] = []
+    en: list[str] = []
     for s in row.subjects:
-        if not s.subject:
-            out.append(s.detail)
-        else:
-            out.append(f"{s.subject}: {s.status} — {s.detail}" if s.detail
-                       else f"{s.subject}: {s.status}")
-    return "\n".join(out)
+        said = s.said()
+        for out, status, detail in ((th, STATUS_TEXT[s.status].th, said.th),
+                                    (en, s.status, said.en)):
+            if not s.subject:
+                out.append(detail)
+            else:
+                out.append(f"{s.subject}: {status} — {detail}" if detail
+                           else f"{s.subject}: {status}")
+    return T("\n".join(th), "\n".join(en))
 
 
 def build_report(result: ChecklistResult, config: Config, *, note: str | None = None) -> Report:
