@@ -61,6 +61,8 @@ CLI_WRITES = {("checklist", "attest"), ("assets", "import"), ("incidents", "add"
               ("incidents", "rebuild"), ("incidents", "edit"), ("incidents", "void")}
 CLI_READS = {("run",), ("probe",), ("sd",), ("check-config",), ("checklist",),
              ("checklist", "history"), ("assets", "list"), ("report",),
+             # writes only the file it is given, never the data dir
+             ("assets", "template"),
              ("incidents", "list"), ("incidents", "show"), ("incidents", "maintenance", "list"),
              # groups that only hold subcommands
              ("incidents",), ("assets",), ("incidents", "maintenance")}
