@@ -472,6 +472,7 @@ class _PdfWriter:
     LINE = 5.5      # table line height (mm)
     PADDING = 1.0   # table cell padding (mm)
     SLACK = 0.3     # measured widths are a hair short of fpdf2's own (rounding)
+    WIDEST = 40.0   # the most a column widens for one unbreakable unit (mm)
 
     def __init__(self, report: Report, lang: Lang, face: ThaiFont, carry: int = 0) -> None:
         self.report = report
@@ -514,6 +515,35 @@ class _PdfWriter:
         self._font("", 9)
         return ["\n".join(self.lines(text(row.get(c.key), self.lang), w))
                 for c, w in zip(table.columns, inner, strict=True)]
+
+    def column_widths(self, table: Table) -> tuple[float, ...]:
+        """The columns' relative widths over the page width, each widened to its widest
+        unbreakable unit (word, number, ID, date) when the page allows, taking the room
+        from the columns that have some to spare."""
+        from upkeep.policies.thai_wrap import widest_unit
+
+        total = sum(c.width for c in table.columns)
+        widths = [self.pdf.epw * c.width / total for c in table.columns]
+        extra = 2 * self.PADDING + self.SLACK + 0.2
+        needs = []
+        for column in table.columns:
+            self._font("B", 9)
+            need = widest_unit(column.title(self.lang), self.pdf.get_string_width)
+            self._font("", 9)
+            for row in table.rows:
+                need = max(need, widest_unit(text(row.get(column.key), self.lang),
+                                             self.pdf.get_string_width))
+            # a hash or a long URL cannot fit a column anyway: it alone is cut, never
+            # allowed to squeeze every other column
+            needs.append(min(need + extra, self.WIDEST))
+        short = sum(max(0.0, n - w) for n, w in zip(needs, widths, strict=True))
+        spare = sum(max(0.0, w - n) for n, w in zip(needs, widths, strict=True))
+        if short <= 0 or spare <= 0:
+            return tuple(widths)
+        take = min(1.0, short / spare)  # the share of every column's spare room given up
+        give = min(1.0, spare / short)  # the share of every shortfall made good
+        return tuple(w + (n - w) * give if n > w else w - (w - n) * take
+                     for n, w in zip(needs, widths, strict=True))
 
     def row_height(self, texts: list[str]) -> float:
         return self.LINE * max((t.count("\n") + 1 for t in texts), default=1) \
@@ -580,8 +610,7 @@ class _PdfWriter:
         head: list[str] = []
         body: list[list[str]] = []
         if table is not None:
-            total = sum(c.width for c in table.columns)
-            widths = tuple(pdf.epw * c.width / total for c in table.columns)
+            widths = self.column_widths(table)
             head = self.cells(table, widths, None)
             body = [self.cells(table, widths, row) for row in table.rows]
         # the heading, its notes, the table's header and first row go on one page

@@ -132,6 +132,13 @@ def _clusters(text: str) -> list[str]:
     return out
 
 
+def widest_unit(text: str, measure: Callable[[str], float]) -> float:
+    """The width of the widest unbreakable unit of ``text``: a column narrower than this
+    would have to cut a word, a number or an ID."""
+    return max((measure(u) for line in text.split("\n") for u in units(line) if u != " "),
+               default=0.0)
+
+
 def wrap(text: str, width: float, measure: Callable[[str], float]) -> list[str]:
     """``text`` as lines no wider than ``width`` (as ``measure`` tells), broken only between
     units; a unit wider than a whole line is cut between Thai clusters (or characters).
@@ -148,9 +155,12 @@ def wrap(text: str, width: float, measure: Callable[[str], float]) -> list[str]:
 
     lines: list[str] = []
     for hard in text.split("\n"):
+        body = hard.lstrip(" ")
+        indent = hard[:len(hard) - len(body)]  # a child row's "  P11-PRIV-03.1" stays indented
+        first = len(lines)
         current, used = "", 0.0
         space = False
-        for unit in units(hard):
+        for unit in units(body):
             if unit == " ":
                 space = bool(current)
                 continue
@@ -170,4 +180,5 @@ def wrap(text: str, width: float, measure: Callable[[str], float]) -> list[str]:
                         current, used = "", 0.0
                     current, used = current + piece, used + size(piece)
         lines.append(current)
+        lines[first] = indent + lines[first]
     return lines

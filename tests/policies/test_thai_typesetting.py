@@ -145,3 +145,18 @@ def test_thai_pdf_page_renders_to_png() -> None:
     subprocess.run(["pdftoppm", "-png", "-r", "100", "-f", "1", "-singlefile", str(pdf),
                     str(out_dir / "thai-wrap")], check=True, timeout=60)
     assert (out_dir / "thai-wrap.png").stat().st_size > 10_000
+
+
+def test_narrow_columns_widen_for_ids_and_words(tmp_path: Path) -> None:
+    """A column too narrow for an ID or a dictionary word takes room from its neighbours."""
+    cols = [Column("id", "รหัส", "ID", 0.3), Column("check", "วิธีตรวจ", "Check", 0.3),
+            Column("rest", "รายละเอียด", "Details", 8)]
+    rows = [{"id": "  P11-PRIV-03.1", "check": "รับรองโดยผู้รับผิดชอบ", "rest": LONG},
+            {"id": "SYS-SNMP-01", "check": "อัตโนมัติ", "rest": MIXED}]
+    report = Report(kind="demo", title=T("ทดสอบความกว้างคอลัมน์", "Column widths"),
+                    sections=[Section(T("ตาราง", "Table"), Table(cols, rows))],  # type: ignore[arg-type]
+                    signatures=False)
+    lines = pdf_lines(render(report, "pdf", "th", tmp_path / "narrow.pdf"))
+    flat = [spaceless(line) for line in lines]
+    for whole in ("P11-PRIV-03.1", "SYS-SNMP-01", "ผู้รับผิดชอบ"):
+        assert any(whole in line for line in flat), (whole, lines)
