@@ -455,12 +455,13 @@ def _pdf(report: Report, lang: Lang, font: ThaiFont | None = None) -> bytes:
     # fontTools logs every subsetting step at INFO: noise in the CLI's output
     logging.getLogger("fontTools").setLevel(logging.WARNING)
     face = font or find_thai_font()
-    first = _PdfWriter(report, lang, face)
+    widths: dict[tuple[str, float, str], float] = {}  # measured once for both passes
+    first = _PdfWriter(report, lang, face, widths=widths)
     data = first.build()
     if first.signatures_alone:
         # the signature block went to a page of its own: take the last table's last rows
         # along, so the signatures sit under the figures they sign for
-        data = _PdfWriter(report, lang, face, carry=2).build()
+        data = _PdfWriter(report, lang, face, carry=2, widths=widths).build()
     return data
 
 
@@ -474,7 +475,8 @@ class _PdfWriter:
     SLACK = 0.3     # measured widths are a hair short of fpdf2's own (rounding)
     WIDEST = 40.0   # the most a column widens for one unbreakable unit (mm)
 
-    def __init__(self, report: Report, lang: Lang, face: ThaiFont, carry: int = 0) -> None:
+    def __init__(self, report: Report, lang: Lang, face: ThaiFont, carry: int = 0,
+                 widths: dict[tuple[str, float, str], float] | None = None) -> None:
         self.report = report
         self.lang: Lang = lang
         self.face = face
@@ -482,6 +484,7 @@ class _PdfWriter:
         self.signatures_alone = False
         self.table_end_page = 0
         self.pdf: Any = None
+        self.widths = {} if widths is None else widths
 
     # -- helpers --
     def _font(self, style: str, size: float) -> None:
@@ -490,7 +493,14 @@ class _PdfWriter:
     def lines(self, value: str, width: float) -> list[str]:
         from upkeep.policies.thai_wrap import wrap
 
-        return wrap(value, width - self.SLACK, self.pdf.get_string_width)
+        return wrap(value, width - self.SLACK, self.measure)
+
+    def measure(self, value: str) -> float:
+        """The shaped width of ``value`` in the current font (HarfBuzz is slow: cached)."""
+        key = (self.pdf.font_style, self.pdf.font_size_pt, value)
+        if key not in self.widths:
+            self.widths[key] = float(self.pdf.get_string_width(value))
+        return self.widths[key]
 
     def para(self, value: str, height: float, style: str = "", size: float = 10,
              align: str = "L") -> None:
@@ -528,11 +538,11 @@ class _PdfWriter:
         needs = []
         for column in table.columns:
             self._font("B", 9)
-            need = widest_unit(column.title(self.lang), self.pdf.get_string_width)
+            need = widest_unit(column.title(self.lang), self.measure)
             self._font("", 9)
             for row in table.rows:
                 need = max(need, widest_unit(text(row.get(column.key), self.lang),
-                                             self.pdf.get_string_width))
+                                             self.measure))
             # a hash or a long URL cannot fit a column anyway: it alone is cut, never
             # allowed to squeeze every other column
             needs.append(min(need + extra, self.WIDEST))
