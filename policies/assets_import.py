@@ -159,6 +159,19 @@ def validate_row(row: int, raw: dict[str, Any]) -> ParsedRow | Rejection:
     return out
 
 
+def _column_key(label: str, lookup: dict[str, str]) -> str | None:
+    """The column a header names: an alias as it is, or the template's bilingual heading
+    ``ประเภท / class [ups, ...]`` (the bracketed hint dropped, either side of the slash)."""
+    candidates = [label]
+    bare = re.sub(r"\s*\[[^\]]*\]\s*$", "", label)
+    candidates += [bare, *(part.strip() for part in bare.split("/"))]
+    for candidate in candidates:
+        key = lookup.get(candidate) or lookup.get(candidate.replace(" ", "_"))
+        if key is not None:
+            return key
+    return None
+
+
 def _header_map(header: list[Any]) -> dict[int, str]:
     lookup = {alias: key for key, aliases in COLUMNS.items() for alias in aliases}
     mapping: dict[int, str] = {}
@@ -167,7 +180,7 @@ def _header_map(header: list[Any]) -> dict[int, str]:
         label = _cell(name).lower().lstrip("\ufeff")
         if not label:
             continue
-        key = lookup.get(label) or lookup.get(label.replace(" ", "_"))
+        key = _column_key(label, lookup)
         if key is None:
             unknown.append(_cell(name))
         else:

@@ -49,6 +49,7 @@ from upkeep.policies.render import (
     Table,
     Total,
     render,
+    sign_off,
 )
 from upkeep.policies.report_args import (
     add_output_args,
@@ -116,6 +117,8 @@ class Item:
     price_kva: float | None = None
     #: overdue / due_this_fiscal_year / in_service / unknown on the report date
     status_today: str = "unknown"
+    #: ``price_source`` in Thai (``source_th`` of the price line; else as given)
+    price_source_th: str = ""
 
 
 def _cls(asset: Asset) -> str:
@@ -138,7 +141,8 @@ def collect(assets: list[Asset], config: AssetsConfig, fiscal_year: int, as_of: 
                           price.origin if price else "none",
                           price.placeholder if price else True,
                           price.kva if price else None,
-                          state_now(eol.due, as_of)))
+                          state_now(eol.due, as_of),
+                          (price.source_th or price.source) if price else ""))
     return sorted(items, key=lambda i: (i.asset.get("site"), _cls(i.asset),
                                         i.eol.due or date.max, i.asset.name))
 
@@ -261,13 +265,17 @@ def build_report(assets: list[Asset], config: Config, fiscal_year: int, as_of: d
         sections.append(Section(T("4. ครุภัณฑ์ที่ยังไม่ทราบวันเริ่มใช้งาน (ต้องระบุเพื่อคำนวณ)",
                                   "4. Assets without a known in-service date (fill in to include)"),
                                 Table(ITEM_COLUMNS[:5], rows)))
-    footnotes = [T(f"อายุการใช้งาน {CLASS_TEXT[c].th}: {config.policies.assets.life_of(c).years:g} ปี "
-                   f"({config.policies.assets.life_of(c).source})",
-                   f"Service life, {CLASS_TEXT[c].en}: {config.policies.assets.life_of(c).years:g}"
-                   f" years ({config.policies.assets.life_of(c).source})")
-                 for c in sorted({_cls(i.asset) for i in items})]
-    for source in sorted({i.price_source for i in items if i.price_source}):
-        footnotes.append(T(f"ราคาอ้างอิง: {source}", f"Reference price: {source}"))
+    footnotes = []
+    for kind in sorted({_cls(i.asset) for i in items}):
+        life = config.policies.assets.life_of(kind)
+        footnotes.append(T(f"อายุการใช้งาน {CLASS_TEXT[kind].th}: {life.years:g} ปี "
+                           f"({life.source_th or life.source})",
+                           f"Service life, {CLASS_TEXT[kind].en}: {life.years:g} years "
+                           f"({life.source})"))
+    for source_en, source_th in sorted({(i.price_source, i.price_source_th) for i in items
+                                        if i.price_source}):
+        footnotes.append(T(f"ราคาอ้างอิง: {source_th or source_en}",
+                           f"Reference price: {source_en}"))
     for item in items:
         for c in item.asset.conflicts:
             footnotes.append(T(
@@ -281,7 +289,7 @@ def build_report(assets: list[Asset], config: Config, fiscal_year: int, as_of: d
         Line(T("ประมาณการปีงบประมาณถัดไป", "Forecast for the next fiscal year"),
              T(format_baht(totals["next_fy"][0], "th"), format_baht(totals["next_fy"][0], "en"))),
     ]
-    return Report(
+    return sign_off(Report(
         kind="assets",
         title=T("รายงานครุภัณฑ์ที่ครบอายุการใช้งานและประมาณการงบประมาณทดแทน",
                 "Asset end-of-life and replacement budget report"),
@@ -302,7 +310,7 @@ def build_report(assets: list[Asset], config: Config, fiscal_year: int, as_of: d
                          "price_from": i.price_from, "price_source": i.price_source,
                          "price_placeholder": i.price_placeholder,
                          "status_today": i.status_today}
-                        for i in items]})
+                        for i in items]}), config.policies.reports)
 
 
 def add_report_parser(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -28,7 +28,8 @@ import yaml
 from upkeep.config import Config
 from upkeep.config.policy_checklist import ChecklistConfig
 from upkeep.errors import ConfigError
-from upkeep.kit.thai import to_bangkok
+from upkeep.kit.messages import MESSAGES, T, text
+from upkeep.kit.thai import format_date, to_bangkok
 from upkeep.policies import checklist_checks as checks
 from upkeep.policies.attestations import Attestation, AttestationError
 from upkeep.reading import Reading
@@ -202,8 +203,13 @@ def check_attestable(control: Control) -> None:
 class SubjectResult:
     subject: str
     status: str
+    #: in English (the API, the UI, the history); ``detail_th`` is the Thai one for reports
     detail: str = ""
     attestation: Attestation | None = None
+    detail_th: str = ""
+
+    def said(self) -> T:
+        return T(self.detail_th or self.detail, self.detail)
 
 
 @dataclass(frozen=True)
@@ -257,17 +263,18 @@ def combine(statuses: Iterable[str]) -> str:
     return next(s for s in _PRIORITY if s in present)
 
 
-def manual_status(attestation: Attestation | None, today: date) -> tuple[str, str]:
+def manual_status(attestation: Attestation | None, today: date) -> tuple[str, T]:
     if attestation is None:
-        return "manual-pending", "no attestation yet"
-    until = attestation.valid_until.isoformat()
-    if attestation.expired(today):
-        return "expired", f"attested by {attestation.by}, expired after {until}"
-    return attestation.status, f"attested by {attestation.by}, valid until {until}"
+        return "manual-pending", MESSAGES["checklist.no_attestation"]
+    until = attestation.valid_until
+    key = "checklist.attested_expired" if attestation.expired(today) else "checklist.attested"
+    said = T(text(key, "th", by=attestation.by, until=format_date(until, "th")),
+             text(key, "en", by=attestation.by, until=until.isoformat()))
+    return ("expired" if attestation.expired(today) else attestation.status), said
 
 
-def _hybrid(auto: str, auto_detail: str, manual: str, manual_detail: str) -> tuple[str, str]:
-    detail = f"{auto_detail}; {manual_detail}"
+def _hybrid(auto: str, auto_detail: T, manual: str, manual_detail: T) -> tuple[str, T]:
+    detail = checks.join([auto_detail, manual_detail])
     if auto in ("fail", "error", "not-applicable", "partial"):
         return auto, detail
     return manual, detail
@@ -299,10 +306,12 @@ def evaluate(catalogue: Catalogue, config: Config, readings: Sequence[Reading],
         results: list[SubjectResult] = []
         subjects = _subjects(control, config)
         if not subjects:
-            results.append(SubjectResult("", "not-applicable", "no websites configured"))
+            results.append(SubjectResult("", "not-applicable", "no websites configured",
+                                         detail_th="ไม่ได้ตั้งค่าเว็บไซต์"))
         for subject, exempt in subjects:
             if exempt is not None:
-                results.append(SubjectResult(subject, "not-applicable", f"exempt: {exempt}"))
+                results.append(SubjectResult(subject, "not-applicable", f"exempt: {exempt}",
+                                             detail_th=f"ได้รับยกเว้น: {exempt}"))
                 continue
             attestation = _attestation_for(attestations, control.id, subject)
             if control.check == "manual":
@@ -311,13 +320,14 @@ def evaluate(catalogue: Catalogue, config: Config, readings: Sequence[Reading],
                 status, detail = _run_check(control, ctx, subject)
                 if status == checks.MANUAL and control.check == "auto-or-manual":
                     m_status, m_detail = manual_status(attestation, today)
-                    status, detail = m_status, f"{detail}; {m_detail}"
+                    status, detail = m_status, checks.join([detail, m_detail])
                 elif control.check == "hybrid":
                     m_status, m_detail = manual_status(attestation, today)
                     status, detail = _hybrid(status, detail, m_status, m_detail)
                 else:
                     attestation = None
-            results.append(SubjectResult(subject, status, detail, attestation))
+            results.append(SubjectResult(subject, status, detail.en, attestation,
+                                         detail_th=detail.th))
         own[control.id] = ControlResult(control, combine(s.status for s in results),
                                         tuple(results))
     final: dict[str, ControlResult] = {}
@@ -339,14 +349,15 @@ def evaluate(catalogue: Catalogue, config: Config, readings: Sequence[Reading],
     return ChecklistResult(now, catalogue.version, ordered, level, levels)
 
 
-def _run_check(control: Control, ctx: checks.Context, subject: str) -> tuple[str, str]:
+def _run_check(control: Control, ctx: checks.Context, subject: str) -> tuple[str, T]:
     assert control.evaluator is not None
     try:
         verdict = checks.EVALUATORS[control.evaluator].func(ctx, subject, control.params)
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         # a reading shaped unlike the documented info keys: say so, do not crash the rest
         log.warning("checklist %s on %s: cannot judge: %s", control.id, subject, err)
-        return "error", f"cannot judge the reading: {type(err).__name__}: {err}"
+        why = f"{type(err).__name__}: {err}"
+        return "error", T(f"ตัดสินผลจากข้อมูลที่อ่านได้ไม่ได้: {why}", f"cannot judge the reading: {why}")
     return verdict
 
 

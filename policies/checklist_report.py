@@ -26,6 +26,7 @@ from upkeep.policies.render import (
     T,
     Table,
     render,
+    sign_off,
 )
 from upkeep.policies.report_args import add_output_args, output_format
 
@@ -65,15 +66,21 @@ def _evidence(row: ControlResult) -> T:
     return T("; ".join(dict.fromkeys(parts_th)), "; ".join(dict.fromkeys(parts_en)))
 
 
-def _findings(row: ControlResult) -> str:
-    out = []
+def _findings(row: ControlResult) -> T:
+    """One line per subject: ``subject: status — detail``, each part in the report's
+    language (the Thai detail comes with the result, ``SubjectResult.said``)."""
+    th: list[str] = []
+    en: list[str] = []
     for s in row.subjects:
-        if not s.subject:
-            out.append(s.detail)
-        else:
-            out.append(f"{s.subject}: {s.status} — {s.detail}" if s.detail
-                       else f"{s.subject}: {s.status}")
-    return "\n".join(out)
+        said = s.said()
+        for out, status, detail in ((th, STATUS_TEXT[s.status].th, said.th),
+                                    (en, s.status, said.en)):
+            if not s.subject:
+                out.append(detail)
+            else:
+                out.append(f"{s.subject}: {status} — {detail}" if detail
+                           else f"{s.subject}: {status}")
+    return T("\n".join(th), "\n".join(en))
 
 
 def build_report(result: ChecklistResult, config: Config, *, note: str | None = None) -> Report:
@@ -117,7 +124,7 @@ def build_report(result: ChecklistResult, config: Config, *, note: str | None = 
                    "the report). An expired attestation counts as not met.")]
     if note:
         footnotes.append(T(f"หมายเหตุ: {note}", f"Note: {note}"))
-    return Report(
+    return sign_off(Report(
         kind="checklist",
         title=T("รายงานผลการดำเนินงานตามนโยบายการรักษาความมั่นคงปลอดภัยสารสนเทศ",
                 "Security-policy checklist report"),
@@ -126,7 +133,7 @@ def build_report(result: ChecklistResult, config: Config, *, note: str | None = 
                           ladder),
                   Section(T("ผลการตรวจสอบรายมาตรการ", "Controls"), Table(cols, rows))],
         summary=summary, footnotes=footnotes,
-        data={"checklist": result.to_json()})
+        data={"checklist": result.to_json()}), config.policies.reports)
 
 
 def add_report_parser(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -1,4 +1,4 @@
-"""``upkeep assets list|import FILE``: the asset register and its end-of-life dates."""
+"""``upkeep assets list|import FILE|template``: the asset register and its end-of-life dates."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from upkeep.policies.assets import (
     today_bangkok,
 )
 from upkeep.policies.assets_import import AssetFileError
+from upkeep.policies.assets_template import template_bytes
 from upkeep.policies.report_args import fiscal_year_arg
 
 
@@ -36,6 +37,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     imp.add_argument("file")
     imp.add_argument("--json", action="store_true")
     imp.set_defaults(func=with_config(import_assets))
+    template = actions.add_parser(
+        "template", help="write an empty asset register (Thai and English headers, the "
+                         "allowed classes and statuses) to fill in and import")
+    template.add_argument("--format", choices=("csv", "xlsx"),
+                          help="csv or xlsx (default: from the output file's extension)")
+    template.add_argument("-o", "--output", required=True, metavar="FILE")
+    template.set_defaults(func=write_template)
 
 
 def _open(config: Config) -> AssetRegister:
@@ -96,3 +104,22 @@ def import_assets(args: argparse.Namespace, config: Config) -> int:
         for rejection in result.rejected:
             print(f"  row {rejection.row}: rejected: {rejection.reason}")
     return EXIT_DOWN if result.rejected else EXIT_OK
+
+
+def write_template(args: argparse.Namespace) -> int:
+    """``upkeep assets template``: needs no config, refuses to overwrite a file."""
+    from pathlib import Path
+
+    out = Path(args.output)
+    fmt = args.format or out.suffix.lower().lstrip(".")
+    if fmt not in ("csv", "xlsx"):
+        raise UsageError(f"cannot tell the format from {args.output!r}: give --format csv|xlsx")
+    if out.exists():
+        raise UsageError(f"{out} exists: the template never overwrites a file")
+    try:
+        out.write_bytes(template_bytes(fmt))
+    except OSError as err:
+        raise UsageError(f"cannot write {out}: {err.strerror}") from err
+    print(f"wrote {out} ({fmt}): fill in one asset per row, then "
+          f"`upkeep assets import {out}`")
+    return EXIT_OK

@@ -47,6 +47,7 @@ from upkeep.policies.render import (
     T,
     Table,
     render,
+    sign_off,
 )
 from upkeep.policies.satisfaction_report import add_satisfaction
 from upkeep.policies.surveys import SurveyLedger
@@ -309,7 +310,7 @@ def build_report(config: Config, ledger: Ledger, fy: int, now: float,
     }
     if surveys is not None:
         add_satisfaction(report, config, surveys, fy, system, comments=comments)
-    return report
+    return sign_off(report, config.policies.reports)
 
 
 @with_config

@@ -31,6 +31,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from upkeep.config.policy_reports import Bilingual, ReportsConfig
 from upkeep.errors import UpkeepError
 from upkeep.kit.messages import MESSAGES
 from upkeep.kit.messages import T as T  # re-exported: the report model's cell text
@@ -136,6 +137,16 @@ class Line:
     value: Cell
 
 
+@dataclass(frozen=True)
+class Signer:
+    """One line of the signature block: the role (ผู้จัดทำ ...), and the name and position
+    printed under the signature line (blank dotted lines when not configured)."""
+
+    role: T
+    name: str = ""
+    position: str = ""
+
+
 @dataclass
 class Report:
     kind: str
@@ -146,15 +157,44 @@ class Report:
     footnotes: list[T] = field(default_factory=list)
     #: signature block (ผู้จัดทำ / ผู้ตรวจสอบ / ผู้อนุมัติ) at the end of the PDF
     signatures: bool = True
+    #: who signs (``policies.reports.signatures.<kind>``); empty: the three roles, unnamed
+    signers: list[Signer] = field(default_factory=list)
+    #: the office above the title (``policies.reports.organisation`` and ``unit``)
+    organisation: T | None = None
+    unit: T | None = None
     #: machine-readable extras for the JSON output only
     data: dict[str, Any] = field(default_factory=dict)
 
 
 SIGNATURES = tuple(MESSAGES[f"report.{role}"]
                    for role in ("prepared_by", "reviewed_by", "approved_by"))
+SIGN = MESSAGES["report.sign"]
+POSITION = MESSAGES["report.position"]
+DATE_LINE = MESSAGES["report.date_line"]
 SUMMARY = MESSAGES["report.summary"]
 NOTES = MESSAGES["report.notes"]
 PAGE = MESSAGES["report.page"]
+
+
+ROLES = {"prepared": SIGNATURES[0], "reviewed": SIGNATURES[1], "approved": SIGNATURES[2]}
+
+
+def _bilingual(name: Bilingual | None) -> T | None:
+    return None if name is None else T(name.th, name.en or name.th)
+
+
+def sign_off(report: Report, settings: ReportsConfig) -> Report:
+    """``report`` with the office's names and the signers of its kind from
+    ``policies.reports`` (docs/reports.md)."""
+    report.organisation = _bilingual(settings.organisation)
+    report.unit = _bilingual(settings.unit)
+    signers = getattr(settings.signatures, report.kind, [])
+    report.signers = [Signer(ROLES[s.role], s.name, s.position) for s in signers]
+    return report
+
+
+def _office(report: Report, lang: Lang) -> list[str]:
+    return [n.pick(lang) for n in (report.organisation, report.unit) if n is not None]
 
 
 def render(report: Report, fmt: str, lang: str, path: str | Path) -> Path:
@@ -200,7 +240,11 @@ def to_json(report: Report, lang: Lang) -> dict[str, Any]:
     return {
         "kind": report.kind,
         "lang": lang,
+        "organisation": report.organisation.pick(lang) if report.organisation else None,
+        "unit": report.unit.pick(lang) if report.unit else None,
         "title": report.title.pick(lang),
+        "signatures": [{"role": s.role.pick(lang), "name": s.name, "position": s.position}
+                       for s in report.signers] if report.signatures else [],
         "meta": [{"label": m.label.pick(lang), "value": _plain(m.value, lang)}
                  for m in report.meta],
         "sections": sections,
@@ -218,6 +262,8 @@ def _json(report: Report, lang: Lang) -> bytes:
 def _csv(report: Report, lang: Lang) -> bytes:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
+    for name in _office(report, lang):
+        writer.writerow([name])
     writer.writerow([report.title.pick(lang)])
     for line in report.meta:
         writer.writerow([line.label.pick(lang), _plain(line.value, lang)])
@@ -293,7 +339,10 @@ def _xlsx(report: Report, lang: Lang) -> bytes:
             widths[col] = max(widths.get(col, 8), min(60, longest + 2))
 
     row = 1
-    sheet.cell(row=1, column=1, value=report.title.pick(lang)).font = title_font
+    for name in _office(report, lang):
+        sheet.cell(row=row, column=1, value=name).font = bold
+        row += 1
+    sheet.cell(row=row, column=1, value=report.title.pick(lang)).font = title_font
     row += 1
     for line in report.meta:
         put(row, 1, line.label.pick(lang), bold)
@@ -402,115 +451,242 @@ def find_thai_font(candidates: Sequence[Path] | None = None) -> ThaiFont:
         "fonts-tlwg-loma-ttf (fc-list :lang=th lists none); fonts are never downloaded")
 
 
-ZWSP = "\u200b"
-_LEADING_VOWELS = "เแโใไ"
-
-
-def _starts_cluster(prev: str, char: str) -> bool:
-    """May a Thai line break before ``char``? Only before a consonant or a leading vowel
-    (never before a tone mark, an above/below vowel or a following vowel such as า or ะ, and
-    never between a leading vowel and its consonant)."""
-    return ("\u0e01" <= char <= "\u0e2e" or char in _LEADING_VOWELS) \
-        and prev not in _LEADING_VOWELS and "\u0e01" <= prev <= "\u0e5b"
-
-
-def thai_breaks(text: str, longest: int = 6) -> str:
-    """Insert zero-width spaces as break opportunities in long Thai runs.
-
-    Thai is written without spaces between words; fpdf2 wraps only at spaces and ZWSP, and
-    otherwise cuts a too-long word between any two code points, which can strand a tone mark
-    at the start of the next line. Breaking at cluster starts keeps marks with their base.
-    """
-    words = []
-    for word in text.split(" "):
-        if len(word) > longest and any("\u0e01" <= c <= "\u0e5b" for c in word):
-            out = word[0]
-            for prev, char in zip(word, word[1:], strict=False):
-                out += (ZWSP if _starts_cluster(prev, char) else "") + char
-            word = out
-        words.append(word)
-    return " ".join(words)
-
-
 def _pdf(report: Report, lang: Lang, font: ThaiFont | None = None) -> bytes:
-    from fpdf import FPDF
-    from fpdf.fonts import FontFace
-
     # fontTools logs every subsetting step at INFO: noise in the CLI's output
     logging.getLogger("fontTools").setLevel(logging.WARNING)
-
     face = font or find_thai_font()
-    title_text = report.title.pick(lang)
+    widths: dict[tuple[str, float, str], float] = {}  # measured once for both passes
+    first = _PdfWriter(report, lang, face, widths=widths)
+    data = first.build()
+    if first.signatures_alone:
+        # the signature block went to a page of its own: take the last table's last rows
+        # along, so the signatures sit under the figures they sign for
+        data = _PdfWriter(report, lang, face, carry=2, widths=widths).build()
+    return data
 
-    class _Pdf(FPDF):
-        def footer(self) -> None:
-            self.set_y(-12)
-            self.set_font(face.family, size=8)
-            self.cell(0, 6, f"{title_text} · {PAGE.pick(lang)} {self.page_no()}/{{nb}}",
-                      align="C")
 
-    pdf = _Pdf(orientation="L", unit="mm", format="A4")
-    pdf.set_title(title_text)
-    pdf.set_creator("upkeep")
-    pdf.creation_date = datetime.now().astimezone()
-    pdf.add_font(face.family, "", str(face.regular))
-    pdf.add_font(face.family, "B", str(face.bold or face.regular))
-    pdf.set_text_shaping(True)
-    pdf.set_auto_page_break(True, margin=16)
-    pdf.alias_nb_pages()
-    pdf.add_page()
-    width = pdf.epw
-    pdf.set_font(face.family, "B", 16)
-    pdf.multi_cell(width, 9, title_text, align="C", new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(2)
-    pdf.set_font(face.family, "", 10)
-    for line in report.meta:
-        pdf.multi_cell(width, 6, f"{line.label.pick(lang)}: {text(line.value, lang)}",
+class _PdfWriter:
+    """One pass of the PDF layout. Every text is wrapped here (``thai_wrap.wrap``: between
+    dictionary words, numbers, IDs and dates whole) and handed to fpdf2 as explicit lines, so
+    fpdf2 never breaks a line itself and no break hint is left in the text."""
+
+    LINE = 5.5      # table line height (mm)
+    PADDING = 1.0   # table cell padding (mm)
+    SLACK = 0.3     # measured widths are a hair short of fpdf2's own (rounding)
+    WIDEST = 40.0   # the most a column widens for one unbreakable unit (mm)
+
+    def __init__(self, report: Report, lang: Lang, face: ThaiFont, carry: int = 0,
+                 widths: dict[tuple[str, float, str], float] | None = None) -> None:
+        self.report = report
+        self.lang: Lang = lang
+        self.face = face
+        self.carry = carry
+        self.signatures_alone = False
+        self.table_end_page = 0
+        self.pdf: Any = None
+        self.widths = {} if widths is None else widths
+
+    # -- helpers --
+    def _font(self, style: str, size: float) -> None:
+        self.pdf.set_font(self.face.family, style, size)
+
+    def lines(self, value: str, width: float) -> list[str]:
+        from upkeep.policies.thai_wrap import wrap
+
+        return wrap(value, width - self.SLACK, self.measure)
+
+    def measure(self, value: str) -> float:
+        """The shaped width of ``value`` in the current font (HarfBuzz is slow: cached)."""
+        key = (self.pdf.font_style, self.pdf.font_size_pt, value)
+        if key not in self.widths:
+            self.widths[key] = float(self.pdf.get_string_width(value))
+        return self.widths[key]
+
+    def para(self, value: str, height: float, style: str = "", size: float = 10,
+             align: str = "L") -> None:
+        pdf = self.pdf
+        self._font(style, size)
+        lines = self.lines(value, pdf.epw - 2 * pdf.c_margin)
+        pdf.multi_cell(pdf.epw, height, "\n".join(lines), align=align,
                        new_x="LMARGIN", new_y="NEXT")
-    for section in report.sections:
+
+    def para_height(self, value: str, height: float, style: str = "", size: float = 10
+                    ) -> float:
+        self._font(style, size)
+        return height * len(self.lines(value, self.pdf.epw - 2 * self.pdf.c_margin))
+
+    def cells(self, table: Table, widths: tuple[float, ...], row: dict[str, Cell] | None
+              ) -> list[str]:
+        inner = [w - 2 * self.PADDING for w in widths]
+        if row is None:
+            self._font("B", 9)
+            return ["\n".join(self.lines(c.title(self.lang), w))
+                    for c, w in zip(table.columns, inner, strict=True)]
+        self._font("", 9)
+        return ["\n".join(self.lines(text(row.get(c.key), self.lang), w))
+                for c, w in zip(table.columns, inner, strict=True)]
+
+    def column_widths(self, table: Table) -> tuple[float, ...]:
+        """The columns' relative widths over the page width, each widened to its widest
+        unbreakable unit (word, number, ID, date) when the page allows, taking the room
+        from the columns that have some to spare."""
+        from upkeep.policies.thai_wrap import widest_unit
+
+        total = sum(c.width for c in table.columns)
+        widths = [self.pdf.epw * c.width / total for c in table.columns]
+        extra = 2 * self.PADDING + self.SLACK + 0.2
+        needs = []
+        for column in table.columns:
+            self._font("B", 9)
+            need = widest_unit(column.title(self.lang), self.measure)
+            self._font("", 9)
+            for row in table.rows:
+                need = max(need, widest_unit(text(row.get(column.key), self.lang),
+                                             self.measure))
+            # a hash or a long URL cannot fit a column anyway: it alone is cut, never
+            # allowed to squeeze every other column
+            needs.append(min(need + extra, self.WIDEST))
+        short = sum(max(0.0, n - w) for n, w in zip(needs, widths, strict=True))
+        spare = sum(max(0.0, w - n) for n, w in zip(needs, widths, strict=True))
+        if short <= 0 or spare <= 0:
+            return tuple(widths)
+        take = min(1.0, short / spare)  # the share of every column's spare room given up
+        give = min(1.0, spare / short)  # the share of every shortfall made good
+        return tuple(w + (n - w) * give if n > w else w - (w - n) * take
+                     for n, w in zip(needs, widths, strict=True))
+
+    def row_height(self, texts: list[str]) -> float:
+        return self.LINE * max((t.count("\n") + 1 for t in texts), default=1) \
+            + 2 * self.PADDING
+
+    def room(self) -> float:
+        return float(self.pdf.page_break_trigger - self.pdf.get_y())
+
+    # -- the document --
+    def build(self) -> bytes:
+        from fpdf import FPDF
+
+        report, lang, face = self.report, self.lang, self.face
+        title_text = report.title.pick(lang)
+
+        class _Pdf(FPDF):
+            def footer(self) -> None:
+                self.set_y(-12)
+                self.set_font(face.family, size=8)
+                self.cell(0, 6, f"{title_text} · {PAGE.pick(lang)} {self.page_no()}/{{nb}}",
+                          align="C")
+
+        pdf = self.pdf = _Pdf(orientation="L", unit="mm", format="A4")
+        pdf.set_title(title_text)
+        pdf.set_creator("upkeep")
+        pdf.creation_date = datetime.now().astimezone()
+        pdf.add_font(face.family, "", str(face.regular))
+        pdf.add_font(face.family, "B", str(face.bold or face.regular))
+        pdf.set_text_shaping(True)
+        pdf.set_auto_page_break(True, margin=16)
+        pdf.alias_nb_pages()
+        pdf.add_page()
+        for name in (report.organisation, report.unit):
+            if name is not None and name.pick(lang):
+                self.para(name.pick(lang), 6, "B", 11, align="C")
+        self.para(title_text, 9, "B", 16, align="C")
+        pdf.ln(2)
+        for line in report.meta:
+            self.para(f"{line.label.pick(lang)}: {text(line.value, lang)}", 6)
+        tables = [i for i, s in enumerate(report.sections)
+                  if s.table is not None and s.table.columns]
+        for index, section in enumerate(report.sections):
+            self.section(section, last=bool(tables) and index == tables[-1])
+        if report.summary:
+            pdf.ln(3)
+            self.para(SUMMARY.pick(lang), 8, "B", 12)
+            for line in report.summary:
+                self.para(f"{line.label.pick(lang)}: {text(line.value, lang)}", 6)
+        if report.footnotes:
+            pdf.ln(3)
+            for note in report.footnotes:
+                self.para(note.pick(lang), 5, size=8)
+        if report.signatures:
+            self.signature_block(bool(tables))
+        return bytes(pdf.output())
+
+    def section(self, section: Section, *, last: bool) -> None:
+        from fpdf.fonts import FontFace
+
+        pdf, lang = self.pdf, self.lang
+        table = section.table if section.table is not None and section.table.columns else None
+        title = section.title.pick(lang)
+        widths: tuple[float, ...] = ()
+        head: list[str] = []
+        body: list[list[str]] = []
+        if table is not None:
+            widths = self.column_widths(table)
+            head = self.cells(table, widths, None)
+            body = [self.cells(table, widths, row) for row in table.rows]
+        # the heading, its notes, the table's header and first row go on one page
+        needed = 3 + self.para_height(title, 8, "B", 12) \
+            + sum(self.para_height(n.pick(lang), 5, size=9) for n in section.notes)
+        if table is not None:
+            needed += self.row_height(head) + (self.row_height(body[0]) if body else 0)
+        # re-laid for the signatures: the last table's last rows start a page; a table too
+        # short to split goes there whole, with its heading
+        carry = min(self.carry, len(body) - 1) if last and self.carry else 0
+        whole = last and self.carry > 0 and carry < self.carry
+        if (needed > self.room() or whole) and pdf.get_y() > pdf.t_margin + 1:
+            pdf.add_page()
+        if whole:
+            carry = 0
         pdf.ln(3)
-        pdf.set_font(face.family, "B", 12)
-        pdf.multi_cell(width, 8, section.title.pick(lang), new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font(face.family, "", 9)
+        self.para(title, 8, "B", 12)
         for note in section.notes:
-            pdf.multi_cell(width, 5, note.pick(lang), new_x="LMARGIN", new_y="NEXT")
-        if section.table is None or not section.table.columns:
-            continue
-        cols = section.table.columns
-        total = sum(c.width for c in cols)
-        widths = tuple(width * c.width / total for c in cols)
-        heading = FontFace(family=face.family, emphasis="BOLD", fill_color=(221, 228, 238))
-        with pdf.table(col_widths=widths, headings_style=heading, line_height=5.5,
-                       text_align=tuple(c.align for c in cols), first_row_as_headings=True,
-                       padding=1) as table:
-            head = table.row()
-            for column in cols:
-                head.cell(thai_breaks(column.title(lang), 4))
-            for item in section.table.rows:
-                row = table.row()
-                for column in cols:
-                    row.cell(thai_breaks(text(item.get(column.key), lang)))
-    if report.summary:
-        pdf.ln(3)
-        pdf.set_font(face.family, "B", 12)
-        pdf.multi_cell(width, 8, SUMMARY.pick(lang), new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font(face.family, "", 10)
-        for line in report.summary:
-            pdf.multi_cell(width, 6, f"{line.label.pick(lang)}: {text(line.value, lang)}",
-                           new_x="LMARGIN", new_y="NEXT")
-    if report.footnotes:
-        pdf.ln(3)
-        pdf.set_font(face.family, "", 8)
-        for note in report.footnotes:
-            pdf.multi_cell(width, 5, note.pick(lang), new_x="LMARGIN", new_y="NEXT")
-    if report.signatures:
+            self.para(note.pick(lang), 5, size=9)
+        if table is None:
+            return
+        heading = FontFace(family=self.face.family, emphasis="BOLD",
+                           fill_color=(221, 228, 238))
+        parts = [body[:len(body) - carry], body[len(body) - carry:]] if carry > 0 else [body]
+        for number, part in enumerate(parts):
+            if number:
+                pdf.add_page()
+            self._font("", 9)
+            with pdf.table(col_widths=widths, headings_style=heading, line_height=self.LINE,
+                           text_align=tuple(c.align for c in table.columns),
+                           first_row_as_headings=True, padding=self.PADDING) as grid:
+                header = grid.row()
+                for cell in head:
+                    header.cell(cell)
+                for texts in part:
+                    row = grid.row()
+                    for cell in texts:
+                        row.cell(cell)
+        self.table_end_page = pdf.page_no()
+
+    def signature_block(self, has_table: bool) -> None:
+        """Per signer: the role, a line to sign on, the name in brackets, the position and a
+        date line; names and positions come from ``policies.reports.signatures``."""
+        pdf, lang = self.pdf, self.lang
+        signers = self.report.signers or [Signer(role) for role in SIGNATURES]
+        dots = "." * 40
+        blocks = []
+        for signer in signers:
+            name = signer.name or dots
+            blocks.append([signer.role.pick(lang),
+                           f"{SIGN.pick(lang)} {dots}",
+                           f"( {name} )",
+                           f"{POSITION.pick(lang)} {signer.position or dots}",
+                           DATE_LINE.pick(lang)])
+        height = 10 + 7 * max(len(b) for b in blocks)
+        if height > self.room():
+            pdf.add_page()
+        # on a page that holds no row of the last table: the caller re-lays the report so
+        # that the table's last rows come along
+        self.signatures_alone = has_table and pdf.page_no() > self.table_end_page
         pdf.ln(10)
-        pdf.set_font(face.family, "", 10)
-        box = width / len(SIGNATURES)
-        for _role in SIGNATURES:
-            pdf.cell(box, 6, "(....................................................)", align="C")
-        pdf.ln(7)
-        for role in SIGNATURES:
-            pdf.cell(box, 6, role.pick(lang), align="C")
-        pdf.ln(6)
-    return bytes(pdf.output())
+        box = pdf.epw / len(blocks)
+        self._font("", 10)
+        for line in range(max(len(b) for b in blocks)):
+            for block in blocks:
+                value = block[line] if line < len(block) else ""
+                fitted = self.lines(value, box - 2 * pdf.c_margin)
+                pdf.cell(box, 7, fitted[0] if fitted else "", align="C")
+            pdf.ln(7)

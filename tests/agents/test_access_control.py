@@ -62,6 +62,8 @@ CLI_WRITES = {("checklist", "attest"), ("assets", "import"), ("incidents", "add"
               ("satisfaction", "import"), ("satisfaction", "record")}
 CLI_READS = {("run",), ("probe",), ("sd",), ("check-config",), ("checklist",),
              ("checklist", "history"), ("assets", "list"), ("report",),
+             # writes only the file it is given, never the data dir
+             ("assets", "template"),
              ("incidents", "list"), ("incidents", "show"), ("incidents", "maintenance", "list"),
              ("audit",), ("satisfaction", "list"),
              # groups that only hold subcommands

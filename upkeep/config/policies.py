@@ -1,4 +1,4 @@
-"""``policies:``: the KPIs, the security checklist and the asset register settings.
+"""``policies:``: the KPIs, the security checklist, the asset register and the reports' settings.
 
 Each part's model lives in its own module, owned by its room.
 """
@@ -10,6 +10,7 @@ from upkeep.config.policy_assets import AssetsConfig
 from upkeep.config.policy_checklist import ChecklistConfig
 from upkeep.config.policy_ita import ItaConfig
 from upkeep.config.policy_kpi import KpiConfig
+from upkeep.config.policy_reports import ReportsConfig
 from upkeep.config.policy_satisfaction import SatisfactionConfig
 
 
@@ -19,3 +20,4 @@ class PoliciesConfig(StrictModel):
     assets: AssetsConfig = AssetsConfig()
     satisfaction: SatisfactionConfig = SatisfactionConfig()
     ita: ItaConfig = ItaConfig()
+    reports: ReportsConfig = ReportsConfig()

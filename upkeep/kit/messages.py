@@ -481,6 +481,13 @@ MESSAGES: Final[Mapping[str, T]] = {
     "report.prepared_by": T("ผู้จัดทำ", "Prepared by"),
     "report.reviewed_by": T("ผู้ตรวจสอบ", "Reviewed by"),
     "report.approved_by": T("ผู้อนุมัติ", "Approved by"),
+    "checklist.no_attestation": T("ยังไม่มีการรับรอง", "no attestation yet"),
+    "checklist.attested": T("รับรองโดย {by} ใช้ได้ถึง {until}", "attested by {by}, valid until {until}"),
+    "checklist.attested_expired": T("รับรองโดย {by} หมดอายุหลัง {until}",
+        "attested by {by}, expired after {until}"),
+    "report.sign": T("ลงชื่อ", "Signed"),
+    "report.position": T("ตำแหน่ง", "Position"),
+    "report.date_line": T("วันที่ ........ / ........ / ........", "Date ........ / ........ / ........"),
 }
 
 
