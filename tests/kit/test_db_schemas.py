@@ -97,7 +97,7 @@ def test_a_0_1_0_database_upgrades_without_losing_a_row(tmp_path: Path) -> None:
         assert {room: db.schema_version(room) for room in ROOMS} == dict.fromkeys(ROOMS, 1)
     finally:
         db.close()
-    assert tables(path) == before
+    assert tables(path) == after
 
 
 def test_a_new_database_gets_every_room_at_its_version(tmp_path: Path) -> None:
