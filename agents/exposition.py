@@ -20,6 +20,8 @@ and compares every family, label and value.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gzip
 import logging
 import math
@@ -183,6 +185,10 @@ class MetricsCache:
         self._lock = threading.Lock()
         self.last_render_seconds = 0.0
         self.renders = 0
+        #: with a running agent, sources on a schedule are computed by a background task, so
+        #: a scrape never waits for a checklist or KPI evaluation (tests call ``current``
+        #: without one: then they are computed in the render, as due)
+        self._task: asyncio.Task[None] | None = None
 
     # --- public ----------------------------------------------------------------------------
     def current(self, *, openmetrics: bool = False, gzipped: bool = False) -> bytes:
@@ -211,6 +217,8 @@ class MetricsCache:
     def _needs_render(self) -> bool:
         if self._generation != self.store.generation:
             return True
+        if self._task is not None:  # the background task brings scheduled sources
+            return any(s.every <= 0 and s.stale for s in self.store.sources())
         now = time.monotonic()
         return any(s.stale or now - self._computed_at.get(id(s), -1e18) >= s.every > 0
                    for s in self.store.sources())
@@ -229,6 +237,8 @@ class MetricsCache:
         for source in self.store.sources():
             key = ("source", id(source))
             seen.add(key)
+            if self._task is not None and source.every > 0:
+                continue  # computed in the background (its fragments stay until replaced)
             if key in self._parts and not self._source_due(source, now):
                 continue
             source.stale = False
@@ -247,6 +257,9 @@ class MetricsCache:
         if source.stale or source.every <= 0:
             return True
         return now - self._computed_at.get(id(source), -1e18) >= source.every
+
+    def _fragments_of(self, source: MetricSource) -> Fragments:
+        return fragments(self._compute(source))
 
     @staticmethod
     def _compute(source: MetricSource) -> list[Sample]:
@@ -281,10 +294,34 @@ class MetricsCache:
         agent = fragments(agent_samples(self.site, self.last_render_seconds))
         return {**self._joined, **agent}
 
-    # --- lifecycle (kept for the runtime; rendering is lazy, there is no task) -------------
+    # --- scheduled sources in the background ---------------------------------------------
+    #: how often the background task looks for due or changed sources
+    TICK = 0.5
+
     def start(self) -> None:
-        """Nothing to start: the exposition renders on demand."""
+        """Compute scheduled sources off the scrape path from now on (needs a running loop)."""
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="metric-sources")
+
+    async def _run(self) -> None:
+        while True:
+            now = time.monotonic()
+            for source in self.store.sources():
+                if source.every > 0 and (("source", id(source)) not in self._parts
+                                         or self._source_due(source, now)):
+                    source.stale = False  # a change while computing marks it again
+                    found = await asyncio.to_thread(self._fragments_of, source)
+                    with self._lock:
+                        if any(s is source for s in self.store.sources()):
+                            self._computed_at[id(source)] = time.monotonic()
+                            self._set(("source", id(source)), source, found)
+                            self._outputs.clear()
+            await asyncio.sleep(self.TICK)
 
     async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
         with self._lock:
             self._outputs.clear()

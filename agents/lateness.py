@@ -36,8 +36,8 @@ WINDOW = 60.0
 class PollLateness:
     """Thread-safe tally of poll start delays."""
 
-    #: seconds between recomputations of the samples (the window is a minute)
-    every = 5.0
+    #: cheap (a few samples per collector kind): recomputed whenever the exposition renders
+    every = 0.0
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

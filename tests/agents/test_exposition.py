@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import math
 import subprocess
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -247,3 +248,43 @@ def test_promtool_accepts_the_rich_exposition(tmp_path: Path) -> None:
     problems = [line for line in result.stdout.decode().splitlines() + result.stderr.decode(
     ).splitlines() if line.strip() and "camelCase" not in line]
     assert problems == [], problems
+
+
+def test_with_a_running_agent_a_slow_policy_source_never_delays_a_scrape() -> None:
+    """Started (as the agent starts it), the cache computes scheduled sources in the
+    background: a scrape while a 1-second evaluation runs answers at once with the last
+    values, and the new values arrive by themselves."""
+    import asyncio
+
+    store = rich_store()
+    cache = MetricsCache(store, "s")
+    inputs = {"level": 1.0}
+
+    def slow_policy() -> Iterator[Sample]:
+        time.sleep(1.0)  # a checklist evaluating hundreds of readings on a slow day
+        yield sample(EDGE, inputs["level"], target="policy", text="level")
+
+    async def run() -> tuple[float, bytes, bytes]:
+        store.add_source(slow_policy, every=3600)
+        cache.start()
+        try:
+            await asyncio.sleep(1.6)  # the first evaluation done in the background
+            first = cache.current()
+            inputs["level"] = 5.0
+            store.source_changed(slow_policy)
+            await asyncio.sleep(0.7)  # the re-evaluation is running now
+            started = time.perf_counter()
+            during = await asyncio.to_thread(cache.current)
+            took = time.perf_counter() - started
+            for _ in range(40):
+                if b'text="level"} 5.0' in cache.current():
+                    break
+                await asyncio.sleep(0.1)
+            return took, first + during, cache.current()
+        finally:
+            await cache.stop()
+
+    took, before, after = asyncio.run(run())
+    assert took < 0.3, took                                  # no waiting for the evaluation
+    assert before.count(b'upkeep_test_edge_value{target="policy",text="level"} 1.0') == 2
+    assert b'upkeep_test_edge_value{target="policy",text="level"} 5.0' in after
