@@ -99,6 +99,8 @@ class Template:
         self.static: list[str] = []   # text before each sample's value (incl. comments)
         self.kinds: list[int] = []
         self.bases: list[float] = []
+        self.names: list[str] = []
+        self.labels: list[str] = []
         pending: list[str] = []
         for line in text.splitlines():
             match = _SAMPLE.match(line)
@@ -107,6 +109,8 @@ class Template:
                 continue
             name, labels, value = match.group(1), match.group(2) or "", float(match.group(3))
             self.static.append("".join(pending) + f"{name}{labels} ")
+            self.names.append(name)
+            self.labels.append(labels[1:-1])
             pending = []
             self.kinds.append(_kind(name, labels, value, counters))
             self.bases.append(value)
@@ -114,13 +118,14 @@ class Template:
         self.samples = len(self.kinds)
         self.started = time.time()
 
-    def render(self, site: SiteState, now: float) -> bytes:
+    def values(self, site: SiteState, now: float) -> list[float]:
+        """Every sample's value for ``site`` at ``now`` (template order)."""
         seed = zlib.crc32(site.name.encode())
         rate = 1.0 + (seed % 1000) / 1000.0              # per-site counter speed 1x..2x
         age = now - self.started
         battery = site.on_battery_since is not None
         on_batt_for = now - site.on_battery_since if site.on_battery_since is not None else 0.0
-        out: list[str] = []
+        out: list[float] = []
         for i, kind in enumerate(self.kinds):
             base = self.bases[i]
             if kind == CONST:
@@ -145,11 +150,22 @@ class Template:
                 value = base + on_batt_for
             else:  # WEBSITE_UP: the office lost power, so its web servers are dark
                 value = 0.0 if battery else base
-            out.append(self.static[i])
+            out.append(value)
+        return out
+
+    def render(self, site: SiteState, now: float) -> bytes:
+        out: list[str] = []
+        for static, value in zip(self.static, self.values(site, now), strict=True):
+            out.append(static)
             out.append(repr(value))
             out.append("\n")
         out.append(self.tail)
         return "".join(out).replace(f'site="{TEMPLATE_SITE}"', f'site="{site.name}"').encode()
+
+    def series(self, site: str) -> list[tuple[str, str]]:
+        """(metric name, label text without braces) of every sample, for ``site``."""
+        return [(n, lab.replace(f'site="{TEMPLATE_SITE}"', f'site="{site}"'))
+                for n, lab in zip(self.names, self.labels, strict=True)]
 
 
 class _SiteProtocol(asyncio.Protocol):

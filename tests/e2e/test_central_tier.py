@@ -19,10 +19,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from tests.alerts.stack import (
     SmtpSink,
@@ -34,7 +36,7 @@ from tests.alerts.stack import (
 )
 from tests.e2e.site_sim import SiteSimulator
 from tests.e2e.test_alerting_e2e import shortened_rules
-from tests.support import parse_metrics, run_cli, wait_for
+from tests.support import REPO, parse_metrics, run_cli, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -193,3 +195,48 @@ def test_power_cut_pages_once_and_a_dark_region_pages_once(central: Central) -> 
     assert {a["labels"]["site"] for a in region_pages[0]["alerts"]} == {s.name for s in dark}
     # nothing else paged: one page for the cut, one for the region
     assert len(pages) == 2, [(p["groupLabels"], len(p["alerts"])) for p in pages]
+
+
+def shard_config(shard: int, sd_file: Path) -> dict[str, Any]:
+    """deploy/prometheus/central-shard.yml as shard ``shard``, pointed at the simulator
+    (plain HTTP, no auth, no rules or remote_write: only the sharding is under test)."""
+    config: dict[str, Any] = yaml.safe_load(
+        (REPO / "deploy" / "prometheus" / "central-shard.yml").read_text())
+    config["global"].update(scrape_interval="3s", evaluation_interval="3s", scrape_timeout="2s")
+    config["global"]["external_labels"]["shard"] = str(shard)
+    for key in ("rule_files", "alerting", "remote_write"):
+        config.pop(key)
+    job = next(j for j in config["scrape_configs"] if j["job_name"] == "upkeep")
+    for key in ("scheme", "tls_config", "basic_auth"):
+        job.pop(key)
+    job["file_sd_configs"] = [{"files": [str(sd_file)]}]
+    keep = [r for r in job["relabel_configs"] if r.get("action") == "keep"]
+    assert len(keep) == 1 and keep[0]["regex"] == "0"
+    keep[0]["regex"] = str(shard)
+    config["scrape_configs"] = [job]
+    return config
+
+
+def test_region_sharding_example_splits_the_fleet_by_region(tmp_path: Path) -> None:
+    with SiteSimulator(120, regions=12) as sim:
+        sim.write_inventory(tmp_path / "fleet.yml")
+        sd_file = tmp_path / "sd" / "upkeep.json"
+        result = run_cli("sd", "--inventory", str(tmp_path / "fleet.yml"), "-o", str(sd_file))
+        assert result.returncode == 0, result.stderr
+        (tmp_path / "s0").mkdir()
+        (tmp_path / "s1").mkdir()
+        with running_prometheus(tmp_path / "s0", shard_config(0, sd_file)) as p0, \
+                running_prometheus(tmp_path / "s1", shard_config(1, sd_file)) as p1:
+            def sites_of(url: str) -> dict[str, str]:
+                r = httpx.get(f"{url}/api/v1/query", params={"query": 'up{job="upkeep"} == 1'},
+                              timeout=20)
+                return {s["metric"]["site"]: s["metric"]["region"]
+                        for s in r.json()["data"]["result"]}
+
+            wait_for(lambda: len(sites_of(p0)) + len(sites_of(p1)) == 120, timeout=40,
+                     interval=1, message="every site scraped by one shard")
+            s0, s1 = sites_of(p0), sites_of(p1)
+    assert s0 and s1, "both shards get a part of the fleet"
+    assert not set(s0) & set(s1), "no site is scraped twice"
+    assert set(s0) | set(s1) == {s.name for s in sim.sites}
+    assert not set(s0.values()) & set(s1.values()), "a region is never split"
