@@ -483,6 +483,21 @@ def report(rows: list[dict[str, Any]], pushed: list[tuple[dict[str, Any], list[s
             print(f"- {r['sites']} sites, victoria-metrics: {r['disk_bytes_per_sample']:.2f} "
                   f"B/sample on disk ({mib(r['disk_bytes'])} for {r['stored_rows']:,.0f} rows); "
                   f"vmagent dropped {r['dropped']:.0f} packets.")
+    goals = []
+    for r in rows:
+        if r["sites"] != max(x["sites"] for x in rows):
+            continue
+        if r["engine"] == "prometheus":
+            goals.append((f"{r['sites']} sites on one Debian Prometheus with alerts/ loaded: "
+                          "every site up, no rule-group iteration missed, slowest group "
+                          "under the interval",
+                          not broken(r, interval)))
+        else:
+            goals.append((f"{r['sites']} sites through vmagent -> victoria-metrics: every "
+                          "site up, nothing dropped", r["up"] >= r["sites"] and not r["dropped"]))
+    print("\n| goal (issue 16) | met |\n|---|---|")
+    for goal, met in goals:
+        print(f"| {goal} | {'yes' if met else 'NO'} |")
     if pushed:
         print("\n### What breaks first (Prometheus alone, pushed up)\n")
         print("| sites | load | up | samples/s | series | CPU (cores) | RSS (HWM) | rule eval "
