@@ -37,6 +37,8 @@ BENCHES = [
     ("web", "bench_web.py", "websites vs prometheus-blackbox-exporter (issue 4)"),
     ("series", "series_per_site.py", "series per site (docs/deployment.md)"),
     ("agent", "bench_agent.py", "the whole agent (upkeep run) vs the exporters (issue 17)"),
+    ("central", "bench_central.py",
+     "the central tier at 80/200/800 simulated sites and what breaks first (issue 16)"),
 ]
 ANCHOR_PACKAGES = ["prometheus-node-exporter", "prometheus-snmp-exporter",
                    "prometheus-blackbox-exporter", "nut-server", "nut-client", "prometheus",
@@ -148,7 +150,7 @@ def main() -> int:
     parser.add_argument("--soak-minutes", type=float, default=None,
                         help="soak length (default 30; 1 with --quick)")
     parser.add_argument("--only", default="",
-                        help="comma-separated subset: host,nut,snmp,web,series,agent,soak")
+                        help="comma-separated subset: host,nut,snmp,web,series,agent,central,soak")
     parser.add_argument("--out", default=str(BENCH / "RESULTS.md"))
     args = parser.parse_args()
     only = {s.strip() for s in args.only.split(",") if s.strip()}

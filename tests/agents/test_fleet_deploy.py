@@ -21,7 +21,8 @@ DEPLOY = REPO / "deploy"
 def test_prometheus_configs_pass_promtool() -> None:
     promtool = need_binary("promtool")
     files = [DEPLOY / "prometheus" / "prometheus.yml", DEPLOY / "prometheus" / "branch-agent.yml",
-             DEPLOY / "vmagent" / "vmagent-scrape.yml"]
+             DEPLOY / "vmagent" / "vmagent-scrape.yml", DEPLOY / "prometheus" / "central-shard.yml",
+             DEPLOY / "vmagent" / "central-vmagent.yml"]
     result = subprocess.run([promtool, "check", "config", "--syntax-only", *map(str, files)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr

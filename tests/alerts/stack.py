@@ -132,6 +132,10 @@ def alertmanager_config(webhook_url: str, smtp_port: int, *, fast: bool = True
     config["global"]["smtp_require_tls"] = False
     if fast:
         config["route"].update(group_wait="1s", group_interval="1s", repeat_interval="1h")
+        for route in config["route"].get("routes", []):  # sub-routes that set their own
+            for key in ("group_wait", "group_interval"):
+                if key in route:
+                    route[key] = "1s"
     return config
 
 
