@@ -80,7 +80,10 @@ class AssetsService:
                 log.warning("asset discovery from %s failed: %s", reading.target, err)
 
     def invalidate(self) -> None:
+        """The register changed (discovery, an import through the API): recompute the asset
+        metrics at once instead of at the next scheduled refresh."""
         self._cached_at = float("-inf")
+        self.agent.store.source_changed(self.samples)
 
     def samples(self) -> Iterator[Sample]:
         if time.monotonic() - self._cached_at > _REFRESH_SECONDS:

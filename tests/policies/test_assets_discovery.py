@@ -130,7 +130,14 @@ def test_host_with_dmi(agent: Any) -> None:
 
 
 def test_metrics(agent: Any) -> None:
-    series = parse_metrics(agent.metrics())
+    # the asset metrics are recomputed in the background once discovery changed the register
+    # (within a second), not inside the scrape
+    def batteries_counted() -> dict[Any, float] | None:
+        found = parse_metrics(agent.metrics())
+        return found if metric(found, "upkeep_assets", state="overdue",
+                               **{"class": "ups_battery"}) is not None else None
+
+    series = wait_for(batteries_counted, timeout=10, message="battery assets in the metrics")
     due = datetime(2026, 11, 15, tzinfo=BANGKOK).timestamp()
     assert metric(series, "upkeep_asset_end_of_life_timestamp_seconds",
                   asset="7440-001-0009", **{"class": "ups"}) == due
