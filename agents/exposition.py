@@ -189,6 +189,7 @@ class MetricsCache:
         #: a scrape never waits for a checklist or KPI evaluation (tests call ``current``
         #: without one: then they are computed in the render, as due)
         self._task: asyncio.Task[None] | None = None
+        self._wakeup: asyncio.Event | None = None
 
     # --- public ----------------------------------------------------------------------------
     def current(self, *, openmetrics: bool = False, gzipped: bool = False) -> bytes:
@@ -300,10 +301,20 @@ class MetricsCache:
 
     def start(self) -> None:
         """Compute scheduled sources off the scrape path from now on (needs a running loop)."""
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="metric-sources")
+        loop = asyncio.get_running_loop()
+        self._wakeup = asyncio.Event()
+        wakeup = self._wakeup
+
+        def changed() -> None:  # a source marked stale is recomputed now, not at the tick
+            loop.call_soon_threadsafe(wakeup.set)
+
+        self.store.on_change(changed)
+        self._task = loop.create_task(self._run(), name="metric-sources")
 
     async def _run(self) -> None:
         while True:
+            if self._wakeup is not None:
+                self._wakeup.clear()
             now = time.monotonic()
             for source in self.store.sources():
                 if source.every > 0 and (("source", id(source)) not in self._parts
@@ -315,9 +326,14 @@ class MetricsCache:
                             self._computed_at[id(source)] = time.monotonic()
                             self._set(("source", id(source)), source, found)
                             self._outputs.clear()
-            await asyncio.sleep(self.TICK)
+            if self._wakeup is None:
+                await asyncio.sleep(self.TICK)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), self.TICK)
 
     async def stop(self) -> None:
+        self.store.on_change(None)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

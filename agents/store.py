@@ -128,7 +128,7 @@ class StateStore:
         for entry in self._sources:
             if entry.compute == source:
                 entry.stale = True
-        self.changed()
+        self._bump()
 
     def on_change(self, callback: Callable[[], None] | None) -> None:
         self._changed = callback

@@ -82,7 +82,10 @@ def test_power_failure_seen_by_running_agent(rig: NutRig, tmp_path: Path) -> Non
         assert kinds(agent, limit=1) == ["on_line"]
         assert agent.get("/api/v1/events", params={"since": "soon"}).status_code == 422
 
-        after = series(agent)
+        # the event metrics follow the recorded events (recomputed off the scrape path)
+        after = wait_for(lambda: (found := series(agent)) and metric(
+            found, "upkeep_ups_status_changes_total", ups="rack", flag="OL") == 2 and found,
+            10, message="event metrics after the on_line event")
         assert metric(after, "upkeep_ups_status_changes_total", ups="rack", flag="OB") == 2
         assert metric(after, "upkeep_ups_status_changes_total", ups="rack", flag="LB") == 2
         assert metric(after, "upkeep_ups_status_changes_total", ups="rack", flag="OL") == 2
