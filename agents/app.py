@@ -1,43 +1,29 @@
-"""The agent's HTTP face: ``/metrics``, ``/healthz``, ``/api/v1/...``, ``/probe``, the UI."""
+"""The agent's API and UI: ``/healthz``, ``/api/v1/...``, ``/probe``, the pages.
+
+``/metrics`` is answered before this application, by ``upkeep.agents.front.AgentFront``,
+which builds this one on the first request for anything else.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from prometheus_client.exposition import choose_encoder, gzip_accepted
+from fastapi import APIRouter, Depends, FastAPI, Request
 
 from upkeep import __version__
-from upkeep.agents import api_probe, events, fleet
-from upkeep.agents.exposition import OPENMETRICS, TEXT_004
+from upkeep.agents import api_events, api_probe, fleet
 from upkeep.agents.limits import BodyLimit
 from upkeep.agents.runtime import Agent
 from upkeep.dashboards import web
 from upkeep.kit.auth import require_reader
-from upkeep.policies import api_incidents, api_policies, history
+from upkeep.policies import api_history, api_incidents, api_policies
 
 log = logging.getLogger(__name__)
 core = APIRouter()
-
-
-@core.get("/metrics", dependencies=[Depends(require_reader)])
-async def metrics(request: Request) -> Response:
-    cache = request.app.state.agent.metrics
-    accept = request.headers.get("accept", "")
-    # the library's own negotiation (Prometheus asks for OpenMetrics with q-values)
-    openmetrics = choose_encoder(accept)[1].startswith("application/openmetrics-text")
-    gz = gzip_accepted(request.headers.get("accept-encoding", ""))
-    if cache.cached(openmetrics=openmetrics, gzipped=gz):
-        body = cache.current(openmetrics=openmetrics, gzipped=gz)
-    else:  # render (or compress) off the event loop: polls keep their schedule
-        body = await asyncio.to_thread(cache.current, openmetrics=openmetrics, gzipped=gz)
-    headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"} if gz else {}
-    return Response(body, media_type=OPENMETRICS if openmetrics else TEXT_004, headers=headers)
 
 
 @core.get("/healthz")
@@ -68,8 +54,8 @@ def extra_routers() -> list[APIRouter]:
     scanning); they see the agent as ``upkeep.kit.agent.AgentView``."""
     return [
         fleet.router,  # /api/v1/sd, /api/v1/debug/runtime
-        events.router,  # /api/v1/events
-        history.router,  # /api/v1/history
+        api_events.router,  # /api/v1/events
+        api_history.router,  # /api/v1/history
         api_incidents.router,  # /api/v1/incidents, /api/v1/kpi, /api/v1/maintenance
         api_probe.router,  # /probe (websites, the multi-target pattern)
         api_policies.router,  # /api/v1/checklist, /api/v1/assets

@@ -13,8 +13,8 @@ from typing import Any
 import uvicorn
 from pydantic import ValidationError
 
-from upkeep.agents.app import create_app
 from upkeep.agents.config_security import warn_if_exposed
+from upkeep.agents.front import AgentFront
 from upkeep.agents.runtime import Agent
 from upkeep.agents.web_tls import (
     ReloadingContext,
@@ -23,7 +23,6 @@ from upkeep.agents.web_tls import (
     server_context,
 )
 from upkeep.config import Config, ConfigError, check_listen, load_config
-from upkeep.kit.auth import install_web_security
 from upkeep.kit.cli import EXIT_CONFIG, EXIT_OK, add_config_arg, print_config_error, with_config
 
 log = logging.getLogger("upkeep.agents.run")
@@ -91,8 +90,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
         log.info("upkeep serving site %s on %s://%s/metrics (data in %s)",
                  config.site, scheme, config.listen, config.data_dir)
 
-    app = create_app(agent, on_started=started)
-    server = uvicorn.Server(_server_config(app, config))
+    front = AgentFront(agent, on_started=started)
+    server = uvicorn.Server(_server_config(front, config))
     server.run()
     return EXIT_OK
 
@@ -106,9 +105,9 @@ def install_reload_signal(loop: asyncio.AbstractEventLoop, reload: Callable[[], 
     return True
 
 
-def _server_config(app: Any, config: Config) -> uvicorn.Config:
+def _server_config(front: AgentFront, config: Config) -> uvicorn.Config:
     """One uvicorn worker; TLS from ``web:`` with certificate reload and the SAN allow-list."""
-    security = install_web_security(app, config.web)
+    security = front.security()
     options: dict[str, Any] = {}
     if security.toolkit().tls_server_config is not None:
         reloading = ReloadingContext(security.toolkit)
@@ -117,5 +116,5 @@ def _server_config(app: Any, config: Config) -> uvicorn.Config:
         options["ssl_certfile"] = reloading.tls.cert_file
         options["http"] = san_checking_protocol(reloading.allowed_sans)
     return uvicorn.Config(
-        app, host=config.listen_host, port=config.listen_port, log_level="warning",
+        front, host=config.listen_host, port=config.listen_port, log_level="warning",
         access_log=False, lifespan="on", timeout_graceful_shutdown=3, workers=1, **options)

@@ -14,7 +14,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from upkeep.agents.fleet import render, target_groups, write_atomically
 from upkeep.config.fleet import load_inventory
 from upkeep.kit.cli import EXIT_CONFIG, EXIT_OK
 
@@ -36,6 +35,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def sd(args: argparse.Namespace) -> int:
+    from upkeep.agents.fleet import (  # FastAPI: not at import
+        render,
+        target_groups,
+        write_atomically,
+    )
+
     try:
         inventory = load_inventory(args.inventory)
     except ValueError as err:

@@ -36,8 +36,7 @@ slow the disk. An event counts as acknowledged once committed; only then do the 
 notifier), the metrics and the API see it. A recorder that was not started (tools, tests)
 writes in the caller's thread.
 
-``GET /api/v1/events`` (read access): newest first; ``ups=`` (repeatable), ``since=`` and
-``until=`` (Unix seconds or ISO 8601), ``limit=`` (1-1000, default 100).
+``GET /api/v1/events`` is served by ``upkeep.agents.api_events``.
 """
 
 from __future__ import annotations
@@ -46,18 +45,14 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
-
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from upkeep import events as ev
 from upkeep.collectors.ups_model import STATUS_FLAGS
 from upkeep.errors import StoreError
 from upkeep.events import Event, PowerEventLog
-from upkeep.kit.auth import require_reader
 from upkeep.kit.db import Database, Migration
 from upkeep.metrics import Sample, counter, sample
 from upkeep.reading import Reading
@@ -350,40 +345,3 @@ def factory(agent: Agent) -> EventRecorder | None:
         log.warning("no database (%s): power events are not recorded", agent.db_error)
         return None
     return EventRecorder(agent.db)
-
-
-# --- HTTP ---------------------------------------------------------------------------------
-
-router = APIRouter()
-
-
-def parse_time(text: str | None, name: str) -> float | None:
-    """Unix seconds or ISO 8601 (a naive time is taken as UTC)."""
-    if text is None or text == "":
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as err:
-        raise HTTPException(422, f"{name}: not Unix seconds or ISO 8601: {text!r}") from err
-    if parsed.tzinfo is None:
-        from datetime import UTC
-
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
-
-
-@router.get("/api/v1/events", dependencies=[Depends(require_reader)])
-async def list_events(request: Request, ups: list[str] = Query(default=[]),  # noqa: B008
-                      since: str | None = None, until: str | None = None,
-                      limit: int = Query(default=100, ge=1, le=1000)) -> Mapping[str, Any]:
-    agent: Agent = request.app.state.agent
-    recorder = find_recorder(agent)
-    if recorder is None:
-        raise HTTPException(503, f"power events are not recorded: {agent.db_error or 'no database'}")
-    events = recorder.events(ups=ups, since=parse_time(since, "since"),
-                             until=parse_time(until, "until"), limit=limit)
-    return {"events": [e.to_json() for e in events]}

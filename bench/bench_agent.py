@@ -572,11 +572,11 @@ from upkeep.agents import cli
 args = cli.build_parser().parse_args(["run", "-c", sys.argv[1]])
 config = cli.config_from_args(args)
 from upkeep.agents import cmd_run
-from upkeep.agents.app import create_app
+from upkeep.agents.front import AgentFront
 from upkeep.agents.runtime import Agent
 agent = Agent(config)
-app = create_app(agent)
-cmd_run._server_config(app, config)
+front = AgentFront(agent)
+cmd_run._server_config(front, config)
 async def cycle():
     await agent.start()
     await agent.stop()

@@ -23,7 +23,8 @@ them in batches (every ``flush_every`` seconds, or sooner past ``BATCH`` rows) a
 is past retention. A killed agent loses at most the rows still queued; what was committed
 survives (WAL, ``synchronous=FULL``).
 
-``GET /api/v1/history?kind=&target=&series=&range=24h|7d|90d`` (read access) answers the
+``GET /api/v1/history?kind=&target=&series=&range=24h|7d|90d`` (read access, served by
+``upkeep.policies.api_history``) answers the
 points the charts draw: ``{"step": seconds, "points": [[unix_time, value], ...]}``.
 """
 
@@ -37,12 +38,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-
 from upkeep.errors import StoreError
-from upkeep.kit.auth import require_reader
 from upkeep.kit.db import Database
-from upkeep.parts import PartMissing
 from upkeep.reading import Reading
 
 if TYPE_CHECKING:
@@ -397,23 +394,3 @@ def factory(agent: AgentView) -> HistoryService | None:
         log.warning("no database (%s): no history is kept", agent.db_error)
         return None
     return HistoryService(agent.db)
-
-
-# --- HTTP ---------------------------------------------------------------------------------
-
-router = APIRouter()
-
-
-@router.get("/api/v1/history", dependencies=[Depends(require_reader)])
-async def history(request: Request, kind: str, target: str, series: str,
-                  range: str = Query(default="24h", pattern="^(24h|7d|90d)$")  # noqa: A002
-                  ) -> Mapping[str, Any]:
-    agent: AgentView = request.app.state.agent
-    try:
-        service = agent.service(HistoryService)
-    except PartMissing as err:
-        raise HTTPException(503, f"no history is kept: {err}") from None
-    window = service.points(kind, target, series, range)
-    return {"kind": kind, "target": target, "series": series, "range": range,
-            "start": window.start, "end": window.end, "step": window.step,
-            "points": [[t, v] for t, v in window.points]}

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from upkeep.agents.events import EventRecorder, UpsState, parse_time, transition
+from upkeep.agents.api_events import parse_time
+from upkeep.agents.events import EventRecorder, UpsState, transition
 from upkeep.events import Event
 from upkeep.kit.db import Database
 from upkeep.reading import Reading

@@ -1,7 +1,7 @@
 """The agent loads only what its config needs (issue 17, item 4: the import diet).
 
 Each case runs ``upkeep run``'s start-up path in a fresh interpreter (the CLI parser with every
-command registered, the config, the app with its routers and web security, then the agent's
+command registered, the config, the HTTP front and its web security, then the agent's
 start: database, services, collectors; then stop, without serving) and lists which heavy
 libraries ended up in ``sys.modules``. What only a command needs (PDF, XLSX, text shaping,
 report code, the checklist's HTTP client) and what only some targets need (pysnmp for SNMP,
@@ -28,17 +28,20 @@ args = cli.build_parser().parse_args(["run", "-c", sys.argv[1]])
 from upkeep.kit.cli import config_from_args
 config = config_from_args(args)
 from upkeep.agents import cmd_run
-from upkeep.agents.app import create_app
+from upkeep.agents.front import AgentFront
 from upkeep.agents.runtime import Agent
 agent = Agent(config)
-app = create_app(agent)
-cmd_run._server_config(app, config)
+front = AgentFront(agent)
+cmd_run._server_config(front, config)
 async def cycle():
     await agent.start()
     await agent.stop()
 asyncio.run(cycle())
 print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
 """
+
+#: loaded on the first request that is not ``GET /metrics`` (``upkeep.agents.front``)
+API_ONLY = {"fastapi", "starlette", "anyio"}
 
 #: never needed by ``upkeep run`` itself: only by commands (reports, checklist) or the UI's exports
 COMMAND_ONLY = {"fpdf", "uharfbuzz", "openpyxl", "fontTools", "PIL", "jinja2", "httpx"}
@@ -57,7 +60,7 @@ def loaded_by_startup(tmp_path: Path, config: dict[str, Any]) -> set[str]:
 def test_host_only_loads_no_command_target_or_auth_libraries(tmp_path: Path) -> None:
     loaded = loaded_by_startup(tmp_path, {"host": {"interval": "15s", "timeout": "10s"}})
     assert "psutil" in loaded  # the host collector did load: the probe sees real imports
-    unneeded = COMMAND_ONLY | {"bcrypt", "pysnmp", "pyasn1", "dns", "cryptography"}
+    unneeded = COMMAND_ONLY | {"bcrypt", "pysnmp", "pyasn1", "dns", "cryptography"} | API_ONLY
     assert loaded & unneeded == set()
 
 

@@ -1,0 +1,158 @@
+"""The ASGI application ``upkeep run`` serves: ``/metrics`` here, everything else in FastAPI.
+
+Prometheus asks for ``/metrics`` every few seconds; people open the UI and the API now and
+then. So the front answers ``GET /metrics`` itself, straight from the exposition cache
+(``MetricsCache``), with the same access rules, rate limit and response headers the API has
+(``WebSecurity``). Every other request goes to the FastAPI application
+(``upkeep.agents.app.create_app``), which is imported and built on the first such request,
+in a worker thread so the polls keep their schedule meanwhile.
+
+What this buys, measured with ``bench/bench_agent.py`` (bench/RESULTS.md): an agent that is
+only scraped never loads FastAPI, its routers, the UI and their templates (about 10 MiB
+resident), and a scrape costs no routing, dependency injection or middleware stack.
+
+The front also owns the agent's lifecycle (ASGI lifespan): the agent starts before uvicorn
+accepts connections and stops after it stops accepting them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client.exposition import choose_encoder, gzip_accepted
+
+from upkeep.agents.exposition import OPENMETRICS, TEXT_004
+from upkeep.kit.websecurity import WebSecurity
+
+if TYPE_CHECKING:
+    from upkeep.agents.runtime import Agent
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return ""
+
+
+class AgentFront:
+    """The agent's ASGI entry point (see the module text)."""
+
+    def __init__(self, agent: Agent, *, on_started: Callable[[], None] | None = None,
+                 build_api: Callable[[AgentFront], ASGIApp] | None = None) -> None:
+        self.agent = agent
+        self._on_started = on_started
+        self._build_api = build_api or _full_api
+        self._api: ASGIApp | None = None
+        self._api_lock = asyncio.Lock()
+        self._security = WebSecurity(agent.config.web)
+
+    def security(self) -> WebSecurity:
+        """The HTTP security state, rebuilt when a reload brings a new ``web:`` block."""
+        if self._security.config is not self.agent.config.web:
+            self._security = WebSecurity(self.agent.config.web)
+        return self._security
+
+    @property
+    def api_loaded(self) -> bool:
+        return self._api is not None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http" and scope["path"] == "/metrics" and scope["method"] == "GET":
+            await self._metrics(scope, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        else:
+            await (await self._api_app())(scope, receive, send)
+
+    # --- the rest: FastAPI, built on first use -------------------------------------------
+    async def _api_app(self) -> ASGIApp:
+        if self._api is None:
+            async with self._api_lock:
+                if self._api is None:
+                    # importing FastAPI, the routers and the UI takes a few hundred ms of CPU
+                    self._api = await asyncio.to_thread(self._build_api, self)
+                    log.info("API and UI loaded on first use")
+        return self._api
+
+    # --- lifespan ----------------------------------------------------------------------
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.agent.start()
+                    if self._on_started is not None:
+                        self._on_started()
+                except Exception as err:
+                    await send({"type": "lifespan.startup.failed", "message": repr(err)})
+                    raise
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.agent.stop()
+                log.info("upkeep stopped")
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # --- /metrics --------------------------------------------------------------------------
+    async def _metrics(self, scope: Scope, send: Send) -> None:
+        sec = self.security()
+        extra = list(sec.toolkit().http_server_config.headers.items())
+        if not sec.allow_request():
+            await _respond(send, 429, b"too many requests", "text/plain; charset=utf-8", extra)
+            return
+        authorization = _header(scope, b"authorization")
+        who = None
+        if authorization[:6].lower() == "basic ":  # may cost a bcrypt check: off the loop
+            who = await asyncio.to_thread(sec.identify, authorization)
+        elif authorization:
+            who = sec.identify(authorization)
+        if who is None and not sec.reads_are_public():
+            body = json.dumps({"detail": "authentication required"}).encode()
+            await _respond(send, 401, body, "application/json",
+                           [("WWW-Authenticate", 'Basic realm="upkeep"'), *extra])
+            return
+        # the library's own negotiation (Prometheus asks for OpenMetrics with q-values)
+        openmetrics = choose_encoder(_header(scope, b"accept"))[1].startswith(
+            "application/openmetrics-text")
+        gz = gzip_accepted(_header(scope, b"accept-encoding"))
+        cache = self.agent.metrics
+        if cache.cached(openmetrics=openmetrics, gzipped=gz):
+            body = cache.current(openmetrics=openmetrics, gzipped=gz)
+        else:  # render (or compress) off the event loop: polls keep their schedule
+            body = await asyncio.to_thread(cache.current, openmetrics=openmetrics, gzipped=gz)
+        if gz:
+            extra = [("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding"), *extra]
+        await _respond(send, 200, body, OPENMETRICS if openmetrics else TEXT_004, extra)
+
+
+async def _respond(send: Send, status: int, body: bytes, content_type: str,
+                   headers: list[tuple[str, str]]) -> None:
+    raw = [(b"content-type", content_type.encode("latin-1")),
+           (b"content-length", str(len(body)).encode("latin-1"))]
+    raw += [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _full_api(front: AgentFront) -> ASGIApp:
+    """The FastAPI application (API, ``/probe``, UI), sharing the front's security state."""
+    from upkeep.agents.app import create_app
+    from upkeep.kit.auth import install_web_security
+
+    app = create_app(front.agent, manage_lifecycle=False)
+    install_web_security(app, front.agent.config.web, front.security())
+    return app

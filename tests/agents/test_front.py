@@ -1,0 +1,66 @@
+"""The agent's HTTP front (``upkeep.agents.front``): ``/metrics`` without the API, the API on demand.
+
+A real ``upkeep run`` process on loopback. Prometheus only ever asks for ``/metrics``; that must
+be answered (both formats, gzip, the security headers) without importing FastAPI and the UI.
+The first request for anything else loads them, once, and from then on both work side by side.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import httpx
+
+from tests.support import AgentProcess, parse_metrics, wait_for
+
+LOADED = "API and UI loaded on first use"
+
+
+def _metrics_ok(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/metrics", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_scrapes_alone_never_load_the_api_and_the_first_other_request_does(tmp_path: Path
+                                                                           ) -> None:
+    headers = {"X-Frame-Options": "DENY"}
+    agent = AgentProcess(tmp_path, {"site": "front", "host": {"interval": "15s"},
+                                    "web": {"http_server_config": {"headers": headers}}})
+    agent.start(wait=False)
+    try:
+        wait_for(lambda: _metrics_ok(agent.url), timeout=30, message="first /metrics")
+        wait_for(lambda: 'upkeep_up{kind="host"' in agent.metrics(), timeout=20,
+                 message="the host's first poll")
+        text = agent.get("/metrics")
+        assert text.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+        assert text.headers["x-frame-options"] == "DENY"
+        series = parse_metrics(text.text)
+        assert [value for (name, labels), value in series.items()
+                if name == "upkeep_up" and dict(labels).get("kind") == "host"] == [1.0]
+        om = agent.get("/metrics", headers={"Accept": "application/openmetrics-text; "
+                                                      "version=1.0.0"})
+        assert om.headers["content-type"].startswith("application/openmetrics-text")
+        assert om.text.endswith("# EOF\n")
+        with httpx.stream("GET", f"{agent.url}/metrics", headers={"Accept-Encoding": "gzip"},
+                          timeout=10) as raw:
+            body = b"".join(raw.iter_raw())
+        assert raw.headers["content-encoding"] == "gzip"
+        assert raw.headers["vary"] == "Accept-Encoding"
+        assert gzip.decompress(body).startswith(b"# HELP ")
+        assert LOADED not in agent.log_text()
+
+        assert agent.get("/healthz").json()["site"] == "front"
+        wait_for(lambda: LOADED in agent.log_text(), timeout=10, message="the API log line")
+        assert agent.get("/api/v1/targets").json()["site"] == "front"
+        assert agent.get("/").status_code == 200
+        assert agent.get("/healthz").headers["x-frame-options"] == "DENY"
+        # what the front does not answer goes to FastAPI, which knows /metrics only as GET
+        assert httpx.post(f"{agent.url}/metrics", timeout=10).status_code in (404, 405)
+        assert agent.get("/metrics").status_code == 200
+        assert agent.log_text().count(LOADED) == 1
+    finally:
+        agent.stop()
+    assert "upkeep stopped" in agent.log_text()
