@@ -296,8 +296,8 @@ class MetricsCache:
         return {**self._joined, **agent}
 
     # --- scheduled sources in the background ---------------------------------------------
-    #: how often the background task looks for due or changed sources
-    TICK = 0.5
+    #: the longest the background task sleeps when no source is due sooner
+    IDLE = 60.0
 
     def start(self) -> None:
         """Compute scheduled sources off the scrape path from now on (needs a running loop)."""
@@ -305,16 +305,19 @@ class MetricsCache:
         self._wakeup = asyncio.Event()
         wakeup = self._wakeup
 
-        def changed() -> None:  # a source marked stale is recomputed now, not at the tick
+        def changed() -> None:  # a source marked stale is recomputed now, not when due
             loop.call_soon_threadsafe(wakeup.set)
 
         self.store.on_change(changed)
         self._task = loop.create_task(self._run(), name="metric-sources")
 
     async def _run(self) -> None:
+        """Recompute each scheduled source when it is due or marked stale, else sleep.
+
+        The task wakes only for that: an idle agent spends no CPU here between sources."""
+        assert self._wakeup is not None
         while True:
-            if self._wakeup is not None:
-                self._wakeup.clear()
+            self._wakeup.clear()
             now = time.monotonic()
             for source in self.store.sources():
                 if source.every > 0 and (("source", id(source)) not in self._parts
@@ -326,11 +329,15 @@ class MetricsCache:
                             self._computed_at[id(source)] = time.monotonic()
                             self._set(("source", id(source)), source, found)
                             self._outputs.clear()
-            if self._wakeup is None:
-                await asyncio.sleep(self.TICK)
-            else:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), self.TICK)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self._next_due())
+
+    def _next_due(self) -> float:
+        """Seconds until the next scheduled source is due (at most ``IDLE``)."""
+        now = time.monotonic()
+        due = [self._computed_at.get(id(s), now) + s.every - now
+               for s in self.store.sources() if s.every > 0]
+        return max(0.0, min([self.IDLE, *due]))
 
     async def stop(self) -> None:
         self.store.on_change(None)

@@ -71,7 +71,7 @@ class StateStore:
                 listener(previous, reading)
             except Exception:  # a broken listener must not lose the reading for the others
                 log.exception("reading listener %r failed", listener)
-        self._bump()
+        self._bump(sources=False)
 
     def get(self, kind: str, target: str) -> TargetState | None:
         return self._targets.get((kind, target))
@@ -140,10 +140,14 @@ class StateStore:
             entry.stale = True
         self._bump()
 
-    def _bump(self) -> None:
+    def _bump(self, *, sources: bool = True) -> None:
+        """A new generation; ``sources``: a source was marked stale, tell the listener.
+
+        A reading changes only its target's series, which the render picks up by generation,
+        so it does not wake whoever recomputes the sources."""
         with self._lock:
             self.generation += 1
-        if self._changed is not None:
+        if sources and self._changed is not None:
             self._changed()
 
 
