@@ -208,7 +208,7 @@ def _pysnmp_values() -> st.SearchStrategy[object]:
 def test_snmp_wire_values_become_plain_values(data: st.DataObject) -> None:
     """What pysnmp hands over, any type an agent may send, becomes int/bytes/Oid/None or a
     ProtocolError, and the plain value goes through every MIB decoder the same way."""
-    from upkeep.collectors.snmp import _plain
+    from upkeep.collectors.snmp_pysnmp import _plain
 
     raw = data.draw(_pysnmp_values())
     try:

@@ -4,9 +4,10 @@ Each case runs ``upkeep run``'s start-up path in a fresh interpreter (the CLI pa
 command registered, the config, the HTTP front and its web security, then the agent's
 start: database, services, collectors; then stop, without serving) and lists which heavy
 libraries ended up in ``sys.modules``. What only a command needs (PDF, XLSX, text shaping,
-report code, the checklist's HTTP client) and what only some targets need (pysnmp for SNMP,
-dnspython and cryptography for websites, bcrypt for basic auth) must not be there otherwise:
-each one costs resident memory in every agent for nothing.
+report code, the checklist's HTTP client) and what only some targets need (pysnmp and pyasn1
+for SNMP v1/v3 only, v2c goes through gufo-snmp; dnspython and cryptography for websites,
+bcrypt for basic auth) must not be there otherwise: each one costs resident memory in every
+agent for nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.support import free_port
@@ -64,12 +66,27 @@ def test_host_only_loads_no_command_target_or_auth_libraries(tmp_path: Path) -> 
     assert loaded & unneeded == set()
 
 
-def test_snmp_only_loads_pysnmp_but_nothing_for_websites(tmp_path: Path) -> None:
+def test_v2c_snmp_loads_gufo_but_not_pysnmp_nor_anything_for_websites(tmp_path: Path) -> None:
+    """v2c (the common UPS card) goes through gufo-snmp: pysnmp and pyasn1 stay out."""
     loaded = loaded_by_startup(tmp_path, {
         "host": {"enabled": False},
         "ups": [{"name": "rack", "snmp": {"host": "127.0.0.1", "port": free_port(),
                                           "community": "public"}}]})
-    assert "pysnmp" in loaded
+    assert "upkeep" in loaded and "gufo" in loaded  # the SNMP collector did load
+    assert loaded & (COMMAND_ONLY | {"bcrypt", "dns", "pysnmp", "pyasn1"}) == set()
+
+
+@pytest.mark.parametrize("snmp", [
+    {"version": "1", "community": "public"},
+    {"version": "3", "user": "monitor", "auth": {"protocol": "SHA", "password": "authpass1"},
+     "priv": {"protocol": "AES", "password": "privpass1"}},
+], ids=["v1", "v3"])
+def test_v1_or_v3_snmp_loads_pysnmp(tmp_path: Path, snmp: dict[str, Any]) -> None:
+    """What gufo-snmp cannot carry (v1, v3) brings pysnmp in, and only that."""
+    loaded = loaded_by_startup(tmp_path, {
+        "host": {"enabled": False},
+        "ups": [{"name": "rack", "snmp": {"host": "127.0.0.1", "port": free_port(), **snmp}}]})
+    assert {"pysnmp", "pyasn1"} <= loaded
     assert loaded & (COMMAND_ONLY | {"bcrypt", "dns"}) == set()
 
 

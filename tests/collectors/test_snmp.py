@@ -161,9 +161,12 @@ def test_v2c_engines(sim: SnmpSim, engine: str) -> None:
     through pysnmp where it is not (``engine="pysnmp"``: other platforms): same readings."""
     collector = SnmpCollector([(n, _cfg(sim, n)) for n in CASES], engine=engine)
 
+    # pysnmp's side (``snmp_pysnmp``: imported only when needed) is not even made for gufo
+    assert (collector._pysnmp is None) == (engine == "auto")
+
     async def run() -> tuple[dict[str, Reading], int, int]:
         out = await asyncio.gather(*(poll_target(collector, t) for t in collector.targets()))
-        engines = len(collector._engines)
+        engines = len(collector._pysnmp.engines) if collector._pysnmp is not None else 0
         sockets = sum(1 for s in collector._sessions.values() if s.fast is not None)
         await collector.aclose()
         return {r.target: r for rs in out for r in rs}, engines, sockets
@@ -402,7 +405,7 @@ def test_same_v3_user_with_different_keys_on_two_agents(sim: SnmpSim) -> None:
                                              for t in collector.targets()))
                 rounds.append({r.target: r for rs in out for r in rs})
             # different agents (engine IDs): their keys live side by side in one engine
-            assert len(collector._engines) == 1
+            assert collector._pysnmp is not None and len(collector._pysnmp.engines) == 1
             await collector.aclose()
             return rounds
 
@@ -431,7 +434,8 @@ def test_same_v3_user_with_different_keys_on_one_agent(sim: SnmpSim, wrong_first
             targets = collector.targets() if i else collector.targets()[:1]  # one first
             out = await asyncio.gather(*(poll_target(collector, t) for t in targets))
             rounds.append({r.target: r for rs in out for r in rs})
-        assert len(collector._engines) == 2  # the second key set, and only it, costs one
+        assert collector._pysnmp is not None
+        assert len(collector._pysnmp.engines) == 2  # the second key set, and only it, costs one
         await collector.aclose()
         return rounds
 
@@ -449,7 +453,8 @@ def test_same_v3_user_with_different_keys_on_one_agent(sim: SnmpSim, wrong_first
 
 def test_pysmi_is_never_imported_by_the_collector(sim: SnmpSim, tmp_path: Path) -> None:
     """With a pysmi importable, pysnmp's MIB-resolving helpers would load it (and build a
-    parser on the event loop); the collector must not touch that path, even while polling."""
+    parser on the event loop); the collector must not touch that path, even while polling
+    through pysnmp (v2c goes through gufo-snmp where installed: ``engine="pysnmp"`` here)."""
     fake = tmp_path / "pysmi"
     fake.mkdir()
     (fake / "__init__.py").write_text("")  # importable: pysnmp would import it
@@ -460,13 +465,14 @@ def test_pysmi_is_never_imported_by_the_collector(sim: SnmpSim, tmp_path: Path) 
         "from upkeep.collectors.snmp import SnmpCollector\n"
         "from upkeep.config.ups import SnmpConfig\n"
         f"c = SnmpCollector([('u', SnmpConfig(host='127.0.0.1', port={sim.port}, "
-        "community='ups-mib-alarm'))])\n"
+        "community='ups-mib-alarm'))], engine='pysnmp')\n"
         "async def main():\n"
         "    r = await c.poll(c.targets()[0])\n"
         "    await c.aclose()\n"
         "    return r\n"
         "r = asyncio.run(main())\n"
         "assert r.ok and r.info['alarms'], r\n"
+        "assert 'pysnmp.entity.rfc3413.cmdgen' in sys.modules  # it did poll through pysnmp\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('pysmi', 'lark', 'ply'))\n"
         "print('LOADED', bad)\n"
     )
