@@ -71,7 +71,8 @@ def _uses_nut(config: Config) -> bool:
 
 
 #: kind -> (module, whether this config needs it). A module is imported only when the config
-#: uses its kind, so an agent without SNMP targets never loads pysnmp (several MiB of RSS).
+#: uses its kind, so an agent without SNMP targets loads no SNMP library (and the SNMP
+#: collector imports pysnmp, several MiB of RSS, only for v1/v3 or where gufo-snmp is missing).
 COLLECTOR_MODULES: dict[str, tuple[str, Callable[[Config], bool]]] = {
     "host": ("upkeep.collectors.host", lambda c: c.host.enabled),
     "nut": ("upkeep.collectors.nut", _uses_nut),

@@ -11,8 +11,10 @@ Two engines, chosen by measurement (issue 17; README "Dependencies, and why"):
 - **pysnmp** carries what gufo-snmp cannot: SNMPv1 (gufo reports no error index, so a
   noSuchName could not say which object is missing), SNMPv3 (gufo sends no context name and
   reports every USM failure as one "authentication failed"), and v2c where gufo has no wheel
-  (or with ``SnmpCollector(..., engine="pysnmp")``). Its design (see ``docs``/reference
-  "pysnmp 7 and snmpsim") follows.
+  (or with ``SnmpCollector(..., engine="pysnmp")``). That side lives in ``snmp_pysnmp``,
+  imported only when the collector has such a target: a site whose cards all speak v2c
+  never loads pysnmp or pyasn1 (~11 MB less RSS; issue 17, the import diet). Its design (see
+  ``docs``/reference "pysnmp 7 and snmpsim") follows.
 
 - ONE ``SnmpEngine`` for every target, created on the running loop at the first poll (an
   engine is bound to its loop; creating one costs ~100 ms and v3 discovery state lives in it).

@@ -8,9 +8,9 @@ Three MIBs, numeric OIDs only (no MIB compilation at run time):
   report MGE's sysObjectID (``enterprises.705``) and still answer XUPS.
 
 The I/O layer (``upkeep.collectors.snmp``) GETs every ``Field`` of a profile in as few PDUs as
-it can, walks the alarm table when the profile has one, converts pysnmp values to plain
-Python (``int``, ``bytes``, ``Oid``, ``None`` for noSuchObject/noSuchInstance) and hands them
-to ``decode``, which returns a ``UpsSnapshot`` in base units. A value of the wrong type is a
+it can, walks the alarm table when the profile has one, converts gufo-snmp's or pysnmp's
+values (``upkeep.collectors.snmp_pysnmp``) to plain Python (``int``, ``bytes``, ``Oid``,
+``None`` for noSuchObject/noSuchInstance) and hands them to ``decode``, which returns a ``UpsSnapshot`` in base units. A value of the wrong type is a
 ``ProtocolError`` (the unit does not speak the MIB we think it does); a value outside its
 range (``-1`` for "unknown", a 900 % charge) is treated as not reported.
 """

@@ -67,13 +67,14 @@ def test_host_only_loads_no_command_target_or_auth_libraries(tmp_path: Path) -> 
 
 
 def test_v2c_snmp_loads_gufo_but_not_pysnmp_nor_anything_for_websites(tmp_path: Path) -> None:
-    """v2c (the common UPS card) goes through gufo-snmp: pysnmp and pyasn1 stay out."""
+    """v2c (the common UPS card) goes through gufo-snmp: pysnmp and pyasn1 stay out (and the
+    cryptography pysnmp brings along for v3 privacy)."""
     loaded = loaded_by_startup(tmp_path, {
         "host": {"enabled": False},
         "ups": [{"name": "rack", "snmp": {"host": "127.0.0.1", "port": free_port(),
                                           "community": "public"}}]})
     assert "upkeep" in loaded and "gufo" in loaded  # the SNMP collector did load
-    assert loaded & (COMMAND_ONLY | {"bcrypt", "dns", "pysnmp", "pyasn1"}) == set()
+    assert loaded & (COMMAND_ONLY | {"bcrypt", "dns", "pysnmp", "pyasn1", "cryptography"}) == set()
 
 
 @pytest.mark.parametrize("snmp", [
