@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 import ssl
@@ -89,6 +90,11 @@ def run(args: argparse.Namespace, config: Config) -> int:
         scheme = "https" if toolkit.tls_server_config is not None else "http"
         log.info("upkeep serving site %s on %s://%s/metrics (data in %s)",
                  config.site, scheme, config.listen, config.data_dir)
+        # what start-up made (modules, classes, the config) lives as long as the process: out
+        # of the collector's sight, a full collection scans only what polls make (a 500-UPS
+        # agent: 55 ms pauses of the event loop before, see bench/RESULTS.md)
+        gc.collect()
+        gc.freeze()
 
     front = AgentFront(agent, on_started=started)
     server = QuietServer(_server_config(front, config))
