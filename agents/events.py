@@ -188,6 +188,8 @@ class EventRecorder(PowerEventLog):
         #: the writer's view: transitions are computed against it, in reading order
         self._known: dict[str, UpsState] = dict(self.states)
         self._write_lock = threading.Lock()
+        #: readings per UPS handed to the writer thread and not yet written (loop side only)
+        self._in_flight: dict[str, int] = {}
         self._listeners: list[Callable[[Event], None]] = []
         self._agent: Agent | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -223,8 +225,21 @@ class EventRecorder(PowerEventLog):
         loop = self._loop
         if loop is None:
             self.record(reading)
-        else:
+        elif not self._nothing_to_write(reading):
+            self._in_flight[reading.target] = self._in_flight.get(reading.target, 0) + 1
             self.db.submit(self._write_and_tell, loop, reading)
+
+    def _nothing_to_write(self, reading: Reading) -> bool:
+        """Most readings repeat the last state: settle those on the loop, without handing them
+        to the writer thread. Only when no earlier reading of that UPS is still queued (the
+        stored state is then current), and only if the lock is free at once (the writer may
+        hold it across a disk write; then the reading simply goes the slow way)."""
+        if self._in_flight.get(reading.target) or not self._write_lock.acquire(blocking=False):
+            return False
+        try:
+            return self._settle(reading) is None
+        finally:
+            self._write_lock.release()
 
     def record(self, reading: Reading) -> list[Event]:
         """Record one reading in the caller's thread; returns the events it stored."""
@@ -233,24 +248,46 @@ class EventRecorder(PowerEventLog):
 
     def _write_and_tell(self, loop: asyncio.AbstractEventLoop, reading: Reading) -> None:
         """On the writer thread: write, then hand the committed result to the event loop."""
-        written = self._write(reading)
-        if written is not None:
+        written = None
+        try:
+            written = self._write(reading)
+        finally:
             try:
-                loop.call_soon_threadsafe(self._tell, *written)
+                if written is not None:
+                    loop.call_soon_threadsafe(self._tell, *written)
+                loop.call_soon_threadsafe(self._landed, reading.target)
             except RuntimeError:  # the loop is gone (shutdown): it is stored all the same
-                log.warning("power events of %s stored but not told: the agent is stopping",
-                            reading.target)
+                if written is not None:
+                    log.warning("power events of %s stored but not told: the agent is "
+                                "stopping", reading.target)
+
+    def _landed(self, ups: str) -> None:
+        left = self._in_flight.get(ups, 0) - 1
+        if left > 0:
+            self._in_flight[ups] = left
+        else:
+            self._in_flight.pop(ups, None)
+
+    def _settle(self, reading: Reading) -> tuple[UpsState, list[Event], set[str]] | None:
+        """The transition ``reading`` makes, or None (after noting its time) when it changes
+        nothing worth a disk write. Called with the write lock held."""
+        ups = reading.target
+        old = self._known.get(ups)
+        new, events, changed = transition(ups, old, reading)
+        if old is not None and not events and not changed and (
+                new.comm_ok == old.comm_ok
+                and new.on_battery_seconds == old.on_battery_seconds):
+            self._known[ups] = replace(old, time=new.time)
+            return None
+        return new, events, changed
 
     def _write(self, reading: Reading) -> tuple[str, UpsState, list[Event]] | None:
         with self._write_lock:
             ups = reading.target
-            old = self._known.get(ups)
-            new, events, changed = transition(ups, old, reading)
-            if old is not None and not events and not changed and (
-                    new.comm_ok == old.comm_ok
-                    and new.on_battery_seconds == old.on_battery_seconds):
-                self._known[ups] = replace(old, time=new.time)  # nothing worth a disk write
+            settled = self._settle(reading)
+            if settled is None:
                 return None
+            new, events, changed = settled
             try:
                 stored = self._store(ups, new, events, changed)
             except StoreError:

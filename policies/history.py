@@ -18,7 +18,7 @@ the first value of each minute is kept, except for the 0/1 series, whose minute 
 value seen (an on-battery or a down of 20 s still marks its minute).
 
 Nothing here blocks the event loop: ``on_reading`` only queues rows; a writer thread commits
-them in batches (every ``flush_every`` seconds, or sooner past ``BATCH`` rows) and, every
+them every ``flush_every`` seconds in transactions of at most ``BATCH`` rows and, every
 ``maintain_every`` seconds, folds finished 15-minute buckets into coarse rows and deletes what
 is past retention. A killed agent loses at most the rows still queued; what was committed
 survives (WAL, ``synchronous=FULL``).
@@ -288,14 +288,18 @@ class Writer(threading.Thread):
         self.maintain_every = maintain_every
         self.clock = clock
         self.queue: queue.SimpleQueue[Row | None] = queue.SimpleQueue()
+        self._wake = threading.Event()  # stop only: rows wait for the next flush
         self.written = 0
 
     def put(self, rows: Iterable[Row]) -> None:
+        """Queue rows; the writer takes them at its next flush (it is not woken per row: at
+        hundreds of targets that would be a thread hand-off for every reading)."""
         for row in rows:
             self.queue.put(row)
 
     def stop(self, timeout: float = 10.0) -> None:
         self.queue.put(None)
+        self._wake.set()
         self.join(timeout)
 
     def run(self) -> None:
@@ -304,22 +308,24 @@ class Writer(threading.Thread):
         except StoreError as err:
             log.error("history maintenance failed: %s", err)
         next_maintain = time.monotonic() + self.maintain_every
-        pending: list[Row] = []
         deadline = time.monotonic() + self.flush_every
         stopping = False
         while not stopping:
-            try:
-                row = self.queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            self._wake.wait(max(0.0, deadline - time.monotonic()))
+            self._wake.clear()
+            pending: list[Row] = []
+            while True:
+                try:
+                    row = self.queue.get_nowait()
+                except queue.Empty:
+                    break
                 if row is None:
                     stopping = True
-                else:
-                    pending.append(row)
-            except queue.Empty:
-                pass
+                    break
+                pending.append(row)
+            for start in range(0, len(pending), BATCH):
+                self._flush(pending[start:start + BATCH])
             now = time.monotonic()
-            if pending and (stopping or now >= deadline or len(pending) >= BATCH):
-                self._flush(pending)
-                pending = []
             if now >= deadline:
                 deadline = now + self.flush_every
             if now >= next_maintain and not stopping:

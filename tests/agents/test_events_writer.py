@@ -119,3 +119,43 @@ async def scenario(tmp_path: Path) -> None:
 
 def test_a_slow_disk_does_not_stall_the_event_loop(tmp_path: Path) -> None:
     asyncio.run(scenario(tmp_path))
+
+
+def test_a_reading_that_changes_nothing_stays_on_the_loop(tmp_path: Path) -> None:
+    """At 500 UPS most readings repeat the last state: those are settled on the loop, not
+    handed to the writer thread one by one; a change behind a queued one still goes in order."""
+
+    async def run() -> tuple[int, list[str]]:
+        agent = Agent(parse_config(f"site: hq\ndata_dir: {tmp_path}\n"))
+        agent.open_database()
+        assert agent.db is not None
+        db = agent.db
+        recorder = EventRecorder(db)
+        await recorder.start(agent)
+        submitted = 0
+        submit = db.submit
+
+        def counting(fn: object, /, *args: object) -> object:
+            nonlocal submitted
+            submitted += 1
+            return submit(fn, *args)  # type: ignore[arg-type]
+
+        db.submit = counting  # type: ignore[method-assign]
+        kinds: list[str] = []
+        recorder.add_listener(lambda event: kinds.append(event.kind))
+        now = time.time()
+        agent.store.put(ups(now - 30, "OL"))  # first sight: written
+        for i in range(20):  # unchanged while the first is still queued, then settled
+            agent.store.put(ups(now - 29 + i * 0.1, "OL"))
+            await asyncio.sleep(0.01)
+        agent.store.put(ups(now - 5, "OB", "DISCHRG"))  # a change: written
+        agent.store.put(ups(now - 4, "OB", "DISCHRG"))
+        await asyncio.wait_for(asyncio.wrap_future(submit(lambda: None)), 10)
+        await asyncio.sleep(0.05)  # the loop hears what the writer committed
+        await recorder.stop()
+        return submitted, kinds
+
+    submitted, kinds = asyncio.run(run())
+    assert kinds == ["on_battery"]
+    # the first reading, a few that came while it was queued, and the change (+ its follower)
+    assert 2 <= submitted <= 8, submitted
