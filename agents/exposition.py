@@ -101,6 +101,8 @@ def go_float(value: float) -> str:
 
 
 def _escape_value(value: str) -> str:
+    if "\\" not in value and "\n" not in value and '"' not in value:
+        return value
     return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
 
 
@@ -110,7 +112,7 @@ def fragments(samples: Iterable[Sample]) -> Fragments:
     grouped: dict[str, dict[tuple[str, ...], str]] = {}
     for s in samples:
         spec = METRICS.get(s.metric)
-        names = sorted(spec.labels) if spec is not None else sorted(s.labels)
+        names = spec.sorted_labels if spec is not None else tuple(sorted(s.labels))
         key = tuple(s.labels[n] for n in names)
         if names:
             labels = ",".join(f'{n}="{_escape_value(v)}"' for n, v in zip(names, key, strict=True))

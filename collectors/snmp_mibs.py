@@ -121,7 +121,9 @@ def _text(raw: bytes) -> str:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         text = raw.decode("latin-1")
-    return "".join(ch for ch in text if ch.isprintable()).strip()[:_MAX_TEXT]
+    if not text.isprintable():  # the usual string needs no character-by-character pass
+        text = "".join(ch for ch in text if ch.isprintable())
+    return text.strip()[:_MAX_TEXT]
 
 
 def _tokens(*groups: Sequence[str]) -> tuple[str, ...]:

@@ -34,6 +34,13 @@ class MetricSpec:
             raise ValueError(f"metric {self.name!r} lacks the upkeep_ prefix")
         if self.type == "counter" and not self.name.endswith("_total"):
             raise ValueError(f"counter {self.name!r} must end in _total")
+        object.__setattr__(self, "label_set", frozenset(self.labels))
+        object.__setattr__(self, "sorted_labels", tuple(sorted(self.labels)))
+
+    #: ``labels`` as a set, made once: ``sample`` checks every sample's label names against it
+    label_set: frozenset[str] = field(init=False, repr=False, compare=False)
+    #: ``labels`` in the order the exposition writes them
+    sorted_labels: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
 
 METRICS: dict[str, MetricSpec] = {}
@@ -68,6 +75,6 @@ class Sample:
 
 def sample(spec: MetricSpec, value: float, **labels: str) -> Sample:
     """Build a sample for ``spec``, checking the label names (cheap, catches typos early)."""
-    if set(labels) != set(spec.labels):
+    if labels.keys() != spec.label_set:
         raise ValueError(f"{spec.name}: labels {sorted(labels)} != declared {sorted(spec.labels)}")
     return Sample(spec.name, float(value), labels)
