@@ -331,8 +331,11 @@ class MetricsCache:
                             self._computed_at[id(source)] = time.monotonic()
                             self._set(("source", id(source)), source, found)
                             self._outputs.clear()
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that lands
+            # just as the event is set, and stop() would then wait for the next due source
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self._next_due())
+                async with asyncio.timeout(self._next_due()):
+                    await self._wakeup.wait()
 
     def _next_due(self) -> float:
         """Seconds until the next scheduled source is due (at most ``IDLE``)."""

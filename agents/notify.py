@@ -304,8 +304,9 @@ class Notifier:
             except StoreError:
                 log.exception("notification outbox unreadable; retrying in 30s")
                 wait = 30.0
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            with contextlib.suppress(TimeoutError):  # (asyncio.timeout: see exposition.py)
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()
 
     async def deliver_due(self) -> float:
         """Deliver what is due on every channel concurrently; seconds until the next retry."""

@@ -570,7 +570,8 @@ import asyncio, json, sys, time
 t0 = time.perf_counter()
 from upkeep.agents import cli
 args = cli.build_parser().parse_args(["run", "-c", sys.argv[1]])
-config = cli.config_from_args(args)
+from upkeep.kit.cli import config_from_args
+config = config_from_args(args)
 from upkeep.agents import cmd_run
 from upkeep.agents.front import AgentFront
 from upkeep.agents.runtime import Agent

@@ -287,3 +287,36 @@ def test_with_a_running_agent_a_slow_policy_source_never_delays_a_scrape() -> No
     assert took < 0.3, took                                  # no waiting for the evaluation
     assert before.count(b'upkeep_test_edge_value{target="policy",text="level"} 1.0') == 2
     assert b'upkeep_test_edge_value{target="policy",text="level"} 5.0' in after
+
+
+def test_stopping_right_after_a_change_does_not_wait_for_the_next_source() -> None:
+    """The background task sleeps until a source is due (up to a minute). A change that wakes
+    it just as the agent stops must not swallow the stop (asyncio.wait_for on 3.11 could):
+    stop returns at once, every time."""
+
+    store = rich_store()
+    store.add_source(lambda: iter(()), every=3600)
+
+    async def run() -> float:
+        cache = MetricsCache(store, "s")
+        cache.start()
+        await asyncio.sleep(0.05)
+        worst = 0.0
+        for _ in range(30):
+            store.changed()  # wakes the task ...
+            started = time.perf_counter()
+            await asyncio.ensure_future(cache.stop())  # ... as the stop lands
+            worst = max(worst, time.perf_counter() - started)
+            cache.start()
+            await asyncio.sleep(0)
+        await cache.stop()
+        return worst
+
+    import threading
+
+    worst: list[float] = []
+    runner = threading.Thread(target=lambda: worst.append(asyncio.run(run())), daemon=True)
+    runner.start()
+    runner.join(30)  # a swallowed cancel hangs the stop for good: fail, do not hang the suite
+    assert not runner.is_alive(), "MetricsCache.stop() hung"
+    assert worst[0] < 1.0, worst
