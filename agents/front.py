@@ -23,8 +23,6 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client.exposition import choose_encoder, gzip_accepted
-
 from upkeep.agents.exposition import OPENMETRICS, TEXT_004
 from upkeep.kit.websecurity import WebSecurity
 
@@ -38,6 +36,44 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def wants_openmetrics(accept: str) -> bool:
+    """Content negotiation as prometheus_client's ``choose_encoder`` does it (Prometheus asks
+    for OpenMetrics with q-values, and the order of the list decides, not the q-values).
+
+    Ours rather than the library's: importing ``prometheus_client.exposition`` brings its
+    registry, WSGI and HTTP servers (2.4 MB resident) for two small functions. A version
+    that is not a number counts as "not 1.0.0 or later" (the library raises TypeError)."""
+    for item in accept.split(","):
+        tokens = item.split(";")
+        kind = tokens[0].strip()
+        if kind not in ("application/openmetrics-text", "text/plain"):
+            continue
+        version = ""
+        for token in tokens:
+            key, sep, value = token.strip().partition("=")
+            if sep and key == "version":
+                version = value
+                break
+        if kind == "application/openmetrics-text" and not version:
+            return True
+        if _at_least_1(version):
+            return kind == "application/openmetrics-text"
+    return False
+
+
+def _at_least_1(version: str) -> bool:
+    parts = version.split(".")
+    if not version or not all(p.isdigit() for p in parts):
+        return False
+    return tuple(int(p) for p in parts) >= (1, 0, 0)
+
+
+def gzip_accepted(accept_encoding: str) -> bool:
+    """``Accept-Encoding`` names gzip (as prometheus_client's ``gzip_accepted``)."""
+    return any(item.split(";")[0].strip().lower() == "gzip"
+               for item in accept_encoding.split(","))
 
 
 def _header(scope: Scope, name: bytes) -> str:
@@ -125,9 +161,8 @@ class AgentFront:
             await _respond(send, 401, body, "application/json",
                            [("WWW-Authenticate", 'Basic realm="upkeep"'), *extra])
             return
-        # the library's own negotiation (Prometheus asks for OpenMetrics with q-values)
-        openmetrics = choose_encoder(_header(scope, b"accept"))[1].startswith(
-            "application/openmetrics-text")
+        # Prometheus asks for OpenMetrics with q-values: see wants_openmetrics
+        openmetrics = wants_openmetrics(_header(scope, b"accept"))
         gz = gzip_accepted(_header(scope, b"accept-encoding"))
         cache = self.agent.metrics
         if cache.cached(openmetrics=openmetrics, gzipped=gz):

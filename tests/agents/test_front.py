@@ -64,3 +64,38 @@ def test_scrapes_alone_never_load_the_api_and_the_first_other_request_does(tmp_p
     finally:
         agent.stop()
     assert "upkeep stopped" in agent.log_text()
+
+
+ACCEPTS = [
+    "", "*/*", "text/plain", "text/plain;version=0.0.4", "application/json",
+    "application/openmetrics-text", "application/openmetrics-text; version=1.0.0",
+    "application/openmetrics-text;version=0.0.1", "application/openmetrics-text;version=0.0.1,"
+    "text/plain;version=0.0.4", "application/openmetrics-text;version=2.0.0",
+    # what Prometheus 2.x and 3.x send
+    "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
+    "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+    "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,"
+    "application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;"
+    "escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2",
+    "text/plain;version=1.0.0,application/openmetrics-text",
+    "text/plain; version=0.0.4, application/openmetrics-text; version=1.0.0",
+    " application/openmetrics-text ;q=0.1", "application/openmetrics-text;version=1",
+]
+ENCODINGS = ["", "gzip", "GZIP", "deflate, gzip;q=0.5", "br", "gzip;q=0", "x-gzip",
+             "deflate,  gzip ", "identity"]
+
+
+def test_negotiation_matches_prometheus_client() -> None:
+    """The front negotiates as the library it no longer loads (for the headers the library
+    can parse at all: a version like ``1.x`` makes it raise, the front then answers text)."""
+    from prometheus_client.exposition import choose_encoder
+    from prometheus_client.exposition import gzip_accepted as reference_gzip
+
+    from upkeep.agents.front import gzip_accepted, wants_openmetrics
+
+    for accept in ACCEPTS:
+        reference = choose_encoder(accept)[1].startswith("application/openmetrics-text")
+        assert wants_openmetrics(accept) is reference, accept
+    for encoding in ENCODINGS:
+        assert gzip_accepted(encoding) is reference_gzip(encoding), encoding
+    assert wants_openmetrics("application/openmetrics-text;version=1.x") is False

@@ -44,6 +44,8 @@ print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
 
 #: loaded on the first request that is not ``GET /metrics`` (``upkeep.agents.front``)
 API_ONLY = {"fastapi", "starlette", "anyio"}
+#: the reference encoder: tests only (the front negotiates content types itself)
+TESTS_ONLY = {"prometheus_client"}
 
 #: never needed by ``upkeep run`` itself: only by commands (reports, checklist) or the UI's exports
 COMMAND_ONLY = {"fpdf", "uharfbuzz", "openpyxl", "fontTools", "PIL", "jinja2", "httpx"}
@@ -62,7 +64,8 @@ def loaded_by_startup(tmp_path: Path, config: dict[str, Any]) -> set[str]:
 def test_host_only_loads_no_command_target_or_auth_libraries(tmp_path: Path) -> None:
     loaded = loaded_by_startup(tmp_path, {"host": {"interval": "15s", "timeout": "10s"}})
     assert "psutil" in loaded  # the host collector did load: the probe sees real imports
-    unneeded = COMMAND_ONLY | {"bcrypt", "pysnmp", "pyasn1", "dns", "cryptography"} | API_ONLY
+    unneeded = (COMMAND_ONLY | {"bcrypt", "pysnmp", "pyasn1", "dns", "cryptography"} | API_ONLY
+                | TESTS_ONLY)
     assert loaded & unneeded == set()
 
 
