@@ -20,7 +20,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
 from upkeep.agents.exposition import OPENMETRICS, TEXT_004
@@ -76,6 +78,18 @@ def gzip_accepted(accept_encoding: str) -> bool:
                for item in accept_encoding.split(","))
 
 
+_date: tuple[int, bytes] = (0, b"")
+
+
+def http_date() -> bytes:
+    """The ``Date`` header's value, made at most once a second."""
+    global _date
+    now = int(time.time())
+    if _date[0] != now:
+        _date = (now, formatdate(now, usegmt=True).encode("latin-1"))
+    return _date[1]
+
+
 def _header(scope: Scope, name: bytes) -> str:
     for key, value in scope["headers"]:
         if key == name:
@@ -111,6 +125,8 @@ class AgentFront:
             await self._metrics(scope, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
+        elif kind == "http":
+            await (await self._api_app())(scope, receive, _dated(send))
         else:
             await (await self._api_app())(scope, receive, send)
 
@@ -174,9 +190,20 @@ class AgentFront:
         await _respond(send, 200, body, OPENMETRICS if openmetrics else TEXT_004, extra)
 
 
+def _dated(send: Send) -> Send:
+    """``send`` that adds ``Date`` to the response (uvicorn's is off: see QuietServer)."""
+
+    async def dated(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", ()), (b"date", http_date())]
+        await send(message)
+
+    return dated
+
+
 async def _respond(send: Send, status: int, body: bytes, content_type: str,
                    headers: list[tuple[str, str]]) -> None:
-    raw = [(b"content-type", content_type.encode("latin-1")),
+    raw = [(b"date", http_date()), (b"content-type", content_type.encode("latin-1")),
            (b"content-length", str(len(body)).encode("latin-1"))]
     raw += [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
     await send({"type": "http.response.start", "status": status, "headers": raw})
