@@ -37,9 +37,8 @@ def setup_logging(level: str = "info") -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    # chatty libraries: APScheduler logs every run, fontTools every PDF font-subsetting step
-    for name in ("apscheduler", "fontTools"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    # a chatty library: fontTools logs every PDF font-subsetting step
+    logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 
 def _check_config(args: argparse.Namespace) -> int:

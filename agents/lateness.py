@@ -47,13 +47,14 @@ class PollLateness:
         self._recent: dict[str, deque[tuple[float, float]]] = {}
 
     def record(self, kind: str, delay: float, now: float | None = None, *,
-               missed: bool = False) -> None:
-        """A poll started ``delay`` seconds late, or was skipped (``missed``) that late."""
+               missed: int = 0) -> None:
+        """A poll started ``delay`` seconds late, or ``missed`` polls were skipped, the
+        oldest of them that late."""
         delay = max(delay, 0.0)
         now = time.monotonic() if now is None else now
         with self._lock:
             if missed:
-                self._missed[kind] = self._missed.get(kind, 0) + 1
+                self._missed[kind] = self._missed.get(kind, 0) + missed
             else:
                 self._sum[kind] = self._sum.get(kind, 0.0) + delay
                 self._count[kind] = self._count.get(kind, 0) + 1
