@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
 import ssl
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -95,11 +97,26 @@ def run(args: argparse.Namespace, config: Config) -> int:
         # agent: 55 ms pauses of the event loop before, see bench/RESULTS.md)
         gc.collect()
         gc.freeze()
+        release_free_heap()
 
     front = AgentFront(agent, on_started=started)
     server = QuietServer(_server_config(front, config))
     server.run()
     return EXIT_OK
+
+
+def release_free_heap() -> None:
+    """Give the C heap's free pages back to the system (glibc's ``malloc_trim``).
+
+    Validating the config and starting the parts leaves the heap full of holes that glibc
+    keeps mapped; trimming once after start-up takes ~1 MiB off a host-only agent's resident
+    memory. Elsewhere (musl, macOS) there is nothing to call."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes  # only here
+
+    with contextlib.suppress(OSError, AttributeError):  # not glibc
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 class QuietServer(uvicorn.Server):

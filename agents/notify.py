@@ -23,14 +23,11 @@ import contextlib
 import hashlib
 import logging
 import os
-import smtplib
 import socket
 import ssl
 import time
 from collections import defaultdict
 from collections.abc import Iterator
-from email.message import EmailMessage
-from email.utils import formatdate
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
@@ -45,6 +42,8 @@ from upkeep.kit.db import Database
 from upkeep.metrics import Sample, counter, gauge, sample
 
 if TYPE_CHECKING:
+    from email.message import EmailMessage
+
     from upkeep.agents.runtime import Agent
 
 log = logging.getLogger(__name__)
@@ -121,6 +120,10 @@ class EmailChannel:
         self.config = config
 
     def message(self, event: Event, site: str, language: Language) -> EmailMessage:
+        # only agents that send mail load the email package and smtplib
+        from email.message import EmailMessage
+        from email.utils import formatdate
+
         text = render(event, site, language)
         msg = EmailMessage()
         msg["Subject"] = f"[upkeep] {text.title}"
@@ -138,6 +141,8 @@ class EmailChannel:
         await asyncio.to_thread(self._send, msg)
 
     def _send(self, msg: EmailMessage) -> None:
+        import smtplib
+
         cfg = self.config
         try:
             context = ssl.create_default_context(cafile=cfg.ca_file)

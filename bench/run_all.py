@@ -34,6 +34,8 @@ BENCHES = [
     ("snmp", "bench_snmp.py", "SNMP UPS vs prometheus-snmp-exporter (issue 3)"),
     ("snmp-engines", "bench_snmp_engines.py",
      "SNMP engines in the collector: gufo-snmp vs pysnmp (issue 17)"),
+    ("scheduler", "bench_scheduler.py",
+     "the poll scheduler: a task per target vs APScheduler 3.x, if installed (issue 17)"),
     ("web", "bench_web.py", "websites vs prometheus-blackbox-exporter (issue 4)"),
     ("series", "series_per_site.py", "series per site (docs/deployment.md)"),
     ("agent", "bench_agent.py", "the whole agent (upkeep run) vs the exporters (issue 17)"),

@@ -22,14 +22,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import html
 import logging
 import re
 import ssl
 import time
-import urllib.error
-import urllib.request
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 from upkeep.config import Config, ConfigError
@@ -90,6 +86,8 @@ def page_text(body: bytes, content_type: str) -> str:
             continue
     if text is None:
         text = body.decode("utf-8", errors="replace")
+    import html  # with its entity table: loaded when a page is read, not by every agent
+
     return " ".join(html.unescape(_TAGS.sub(" ", text)).split())
 
 
@@ -104,6 +102,11 @@ def fetch_page(url: str, heading: str, timeout: float, ca_file: str | None = Non
                ) -> dict[str, Any]:
     """GET ``url`` (redirects followed, TLS verified): status, Last-Modified, body digest and
     whether ``heading`` appears. Blocking; every socket operation bounded by ``timeout``."""
+    # urllib's HTTP client and the email package: loaded when a page is fetched
+    import urllib.error
+    import urllib.request
+    from email.utils import parsedate_to_datetime
+
     out: dict[str, Any] = {"url": url, "status": None, "reason": "", "message": "",
                            "last_modified": None, "sha256": None, "text_found": None,
                            "final_url": None, "fetched_at": time.time()}

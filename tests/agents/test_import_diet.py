@@ -39,7 +39,7 @@ async def cycle():
     await agent.start()
     await agent.stop()
 asyncio.run(cycle())
-print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+print(json.dumps(sorted(set(sys.modules) | {name.split(".")[0] for name in sys.modules})))
 """
 
 #: loaded on the first request that is not ``GET /metrics`` (``upkeep.agents.front``)
@@ -49,6 +49,9 @@ TESTS_ONLY = {"prometheus_client"}
 
 #: never needed by ``upkeep run`` itself: only by commands (reports, checklist) or the UI's exports
 COMMAND_ONLY = {"fpdf", "uharfbuzz", "openpyxl", "fontTools", "PIL", "jinja2", "httpx"}
+#: the standard library's mail and HTTP clients: only an agent that sends mail (notify.email)
+#: or reads the ITA pages loads them
+ON_USE_ONLY = {"smtplib", "urllib.request", "http.client", "html.entities"}
 
 
 def loaded_by_startup(tmp_path: Path, config: dict[str, Any]) -> set[str]:
@@ -65,7 +68,7 @@ def test_host_only_loads_no_command_target_or_auth_libraries(tmp_path: Path) -> 
     loaded = loaded_by_startup(tmp_path, {"host": {"interval": "15s", "timeout": "10s"}})
     assert "psutil" in loaded  # the host collector did load: the probe sees real imports
     unneeded = (COMMAND_ONLY | {"bcrypt", "pysnmp", "pyasn1", "dns", "cryptography"} | API_ONLY
-                | TESTS_ONLY)
+                | TESTS_ONLY | ON_USE_ONLY)
     assert loaded & unneeded == set()
 
 

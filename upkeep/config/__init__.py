@@ -10,7 +10,6 @@ import os
 import re
 import socket
 from collections.abc import Iterator, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -229,6 +228,8 @@ def load_config(path: str | os.PathLike[str]) -> Config:
 
 def default_config() -> Config:
     """The embedded default: monitor this host, listen on loopback, per-user data dir."""
+    from importlib import resources  # (with tempfile, shutil ...) only when it is read
+
     text = resources.files("upkeep").joinpath("default-config.yml").read_text(encoding="utf-8")
     return parse_config(text, source="<embedded default>")
 
