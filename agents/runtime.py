@@ -14,6 +14,7 @@ import asyncio
 import logging
 import random
 import time
+import zlib
 from dataclasses import replace
 from typing import TypeVar
 
@@ -69,6 +70,11 @@ async def poll_target(collector: Collector, target: Target) -> list[Reading]:
     readings = [result] if isinstance(result, Reading) else list(result)
     duration = time.monotonic() - started
     return [r if r.duration else _with_duration(r, duration) for r in readings]
+
+
+def phase(target: Target) -> float:
+    """Where in its interval a target is polled, in [0, 1): the same on every start."""
+    return zlib.crc32(f"{target.kind}:{target.name}".encode()) / 2**32
 
 
 def _with_duration(reading: Reading, duration: float) -> Reading:
@@ -144,19 +150,26 @@ class Agent:
     async def _poll_forever(self, collector: Collector, target: Target) -> None:
         """Poll ``target`` every ``interval`` seconds, each poll ``jitter`` late at most.
 
-        The first poll starts within a second (spread by the jitter). A poll that could not
-        start before its next one was due (a held-up event loop, a starved CPU) is skipped
-        and counted; the one that does start records how late it is against its slot."""
+        The first poll starts at once (within a second, spread by the jitter); after it the
+        target keeps a phase of its own in the interval, from a hash of its name as
+        Prometheus spreads its scrapes, so 500 UPS on one interval are polled a few at a
+        time, not in one burst that holds up the event loop and every scrape. A poll that
+        could not start before its next one was due (a held-up event loop, a starved CPU) is
+        skipped and counted; the one that does start records how late it is."""
         loop = asyncio.get_running_loop()
         interval, jitter = target.interval, target.jitter
-        slot = loop.time()
-        due = slot + random.uniform(0, min(jitter, 1.0))
+        started = loop.time()
+        due = started + random.uniform(0, min(jitter, 1.0))
+        slot = started + interval * phase(target)
+        if slot < due + interval / 2:  # never twice within half an interval
+            slot += interval
+        first = True
         while True:
             wait = due - loop.time()
             if wait > 0:
                 await asyncio.sleep(wait)
             late = loop.time() - due
-            if late >= interval:
+            if late >= interval and not first:
                 skipped = int(late // interval)
                 self.lateness.record(target.kind, late, missed=skipped)
                 slot += skipped * interval
@@ -166,7 +179,9 @@ class Agent:
                 await self._run_poll(collector, target)
             except Exception:  # a bug past poll_target's net (storing the reading): log, go on
                 log.exception("poll of %s %s failed", target.kind, target.name)
-            slot += interval
+            if not first:
+                slot += interval
+            first = False
             due = slot + (random.uniform(0, jitter) if jitter else 0.0)
 
     async def _run_poll(self, collector: Collector, target: Target) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from upkeep.agents.runtime import Agent, poll_limit
+from upkeep.agents.runtime import Agent, phase, poll_limit
 from upkeep.collectors.base import Collector, Target
 from upkeep.config import parse_config
 from upkeep.reading import Reading
@@ -69,3 +69,48 @@ def test_poll_limit() -> None:
     # the whole interval: 90% of the shortest gap between two polls (jitter only delays)
     assert poll_limit(Target("k", "t", 2.0, 2.0)) == pytest.approx(1.8)
     assert poll_limit(Target("k", "t", 10.0, 10.0, jitter=1.0)) == pytest.approx(8.1)
+
+
+class Answers(Collector):
+    kind = "quick"
+
+    def __init__(self) -> None:
+        self.starts: dict[str, list[float]] = {}
+
+    def targets(self) -> Sequence[Target]:
+        return []
+
+    async def poll(self, target: Target) -> Reading:
+        self.starts.setdefault(target.name, []).append(time.monotonic())
+        return Reading(target.kind, target.name, time.time(), True, 0.0)
+
+
+def test_targets_on_one_interval_are_polled_at_once_then_spread_over_it() -> None:
+    """The first poll of every target comes at once; after that each keeps its own phase in
+    the interval (a hash of its name), so 40 UPS are not polled in one burst every cycle."""
+    interval = 3.0
+
+    async def scenario() -> dict[str, list[float]]:
+        agent = Agent(parse_config("host: {enabled: false}\n"))
+        collector = Answers()
+        try:
+            for i in range(40):
+                agent._schedule(collector, Target("quick", f"ups{i}", interval, 1.0))
+            await asyncio.sleep(2 * interval + 0.5)
+        finally:
+            await agent._stop_parts()
+        return collector.starts
+
+    starts = asyncio.run(scenario())
+    assert len(starts) == 40
+    first = [s[0] for s in starts.values()]
+    assert max(first) - min(first) < 0.5
+    second = sorted(s[1] - min(first) for s in starts.values())
+    # spread over the interval after the first poll (half an interval at least after it)
+    assert second[0] >= interval / 2 - 0.1 and second[-1] <= interval * 1.5 + 0.3
+    assert second[-1] - second[0] > interval * 0.6, second
+    # then every interval, on the same phase
+    for name, times in starts.items():
+        gaps = [b - a for a, b in zip(times[1:], times[2:], strict=False)]
+        assert all(abs(gap - interval) < 0.3 for gap in gaps), (name, times)
+    assert phase(Target("quick", "ups1", 5.0, 1.0)) == phase(Target("quick", "ups1", 60.0, 9.0))
