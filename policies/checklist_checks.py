@@ -413,10 +413,18 @@ def ups_healthy(ctx: Context, subject: str, params: Mapping[str, Any]) -> Verdic
         return "not-applicable", T("ไม่มีเครื่องแม่ข่ายและ UPS ที่ตรวจที่นี่",
                                    "no server and no UPS monitored here")
     problems: list[T] = []
+    # each configured unit's readings, by the target name or the UPS name a reading carries
+    # (one pass over the readings: 500 units against 500 readings was 250,000 look-ups)
+    by_unit: dict[str, list[Reading]] = {}
+    for (kind, _), r in ctx.readings.items():
+        if kind in UPS_KINDS:
+            names = {r.target}
+            if r.info and (name := r.info.get("ups")):
+                names.add(name)
+            for name in names:
+                by_unit.setdefault(name, []).append(r)
     for unit in units:
-        readings = [r for (kind, _), r in ctx.readings.items()
-                    if kind in UPS_KINDS and (r.target == unit.name or (
-                        (info := ups_info(r)) is not None and info["ups"] == unit.name))]
+        readings = by_unit.get(unit.name, [])
         if not readings:
             problems.append(T(f"{unit.name}: ยังไม่มีผลการตรวจ", f"{unit.name}: no reading yet"))
             continue
