@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 S = TypeVar("S")
 
+#: how long a stop or reload waits for the polls in flight to end after their cancel
+STOP_WAIT = 2.0
+
 
 def poll_limit(target: Target) -> float:
     """The hard bound on one poll: its timeout, shorter only when that is the whole interval.
@@ -157,6 +160,7 @@ class Agent:
         could not start before its next one was due (a held-up event loop, a starved CPU) is
         skipped and counted; the one that does start records how late it is."""
         loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
         interval, jitter = target.interval, target.jitter
         started = loop.time()
         due = started + random.uniform(0, min(jitter, 1.0))
@@ -179,6 +183,10 @@ class Agent:
                 await self._run_poll(collector, target)
             except Exception:  # a bug past poll_target's net (storing the reading): log, go on
                 log.exception("poll of %s %s failed", target.kind, target.name)
+            if task is not None and task.cancelling():
+                # a stop whose cancel a library swallowed (3.11's wait_for can, when its
+                # future completes at the same moment): stop here, do not poll again
+                raise asyncio.CancelledError
             if not first:
                 slot += interval
             first = False
@@ -207,8 +215,12 @@ class Agent:
         pollers, self.pollers = list(self.pollers.values()), {}
         for task in pollers:
             task.cancel()
-        # a poll in flight ends here (its collector is closed next), not after the reload
-        await asyncio.gather(*pollers, return_exceptions=True)
+        if pollers:
+            # a poll in flight ends here (its collector is closed next), not after the
+            # reload; one that ignores its cancel must not hold up the stop for ever
+            _, stuck = await asyncio.wait(pollers, timeout=STOP_WAIT)
+            for task in stuck:
+                log.warning("%s did not stop within %gs", task.get_name(), STOP_WAIT)
         for service in reversed(self.services):
             try:
                 await service.stop()

@@ -9,6 +9,7 @@ still be cut off in time for its next poll, which would otherwise start late eve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Sequence
 
@@ -114,3 +115,40 @@ def test_targets_on_one_interval_are_polled_at_once_then_spread_over_it() -> Non
         gaps = [b - a for a, b in zip(times[1:], times[2:], strict=False)]
         assert all(abs(gap - interval) < 0.3 for gap in gaps), (name, times)
     assert phase(Target("quick", "ups1", 5.0, 1.0)) == phase(Target("quick", "ups1", 60.0, 9.0))
+
+
+class SwallowsCancel(Collector):
+    """A poll that turns its cancel into an answer, as 3.11's wait_for can by accident."""
+
+    kind = "swallow"
+
+    def __init__(self) -> None:
+        self.starts: list[float] = []
+
+    def targets(self) -> Sequence[Target]:
+        return []
+
+    async def poll(self, target: Target) -> Reading:
+        self.starts.append(time.monotonic())
+        if len(self.starts) == 1:  # only once: a regression fails the test, not hangs it
+            with contextlib.suppress(asyncio.CancelledError):  # swallowed
+                await asyncio.sleep(3600)
+        return Reading(target.kind, target.name, time.time(), True, 0.0)
+
+
+def test_stop_ends_a_poll_loop_whose_cancel_was_swallowed() -> None:
+    async def scenario() -> tuple[SwallowsCancel, float, int]:
+        agent = Agent(parse_config("host: {enabled: false}\n"))
+        collector = SwallowsCancel()
+        agent._schedule(collector, Target("swallow", "s", 0.5, 10.0))
+        await asyncio.sleep(0.3)  # the first poll is in flight
+        started = time.monotonic()
+        await agent._stop_parts()
+        took = time.monotonic() - started
+        polls = len(collector.starts)
+        await asyncio.sleep(1.2)  # two more intervals: nothing polls any more
+        return collector, took, polls
+
+    collector, took, polls = asyncio.run(scenario())
+    assert polls == 1 and len(collector.starts) == 1, collector.starts
+    assert took < 1.0

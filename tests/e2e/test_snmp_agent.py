@@ -95,19 +95,23 @@ def test_two_entries_same_agent_same_user_each_keep_their_keys(
         sim: SnmpSim, tmp_path: Path, wrong_first: bool) -> None:
     """Same agent, same v3 user name, one entry with a wrong auth key: the right one is up,
     the wrong one is down for "auth", in whichever order they are configured."""
-    right = sim.snmp_config("apc-ups", user="upsmon", interval="1s", timeout="800ms")
+    # a timeout with headroom: on a loaded CI machine an 800 ms one once expired before the
+    # authentication report was processed, and "timeout" is not the verdict under test
+    right = sim.snmp_config("apc-ups", user="upsmon", interval="1s", timeout="950ms")
     wrong = {**right, "auth": {"protocol": "SHA256", "password": "not-the-auth-key"}}
     entries = [{"name": "wrong", "snmp": wrong}, {"name": "right", "snmp": right}]
     with running_agent(tmp_path, {"ups": entries if wrong_first else entries[::-1]}) as agent:
         def judged() -> dict | None:
             series = parse_metrics(agent.metrics())
-            ready = all(metric(series, "upkeep_up", kind="snmp", target=t) is not None
-                        for t in ("right", "wrong"))
+            ready = (metric(series, "upkeep_up", kind="snmp", target="right") == 1
+                     and metric(series, "upkeep_poll_error", kind="snmp", target="wrong",
+                                reason="auth") == 1)
             return series if ready else None
 
-        # the bug flipped the verdicts once the second entry's keys were loaded: watch
-        # several 1 s polls of each, not just the first
-        wait_for(judged, timeout=30, message="both entries polled")
+        # the bug flipped the verdicts once the second entry's keys were loaded: once both
+        # are judged (a first poll slowed by key localisation may still time out), watch
+        # several 1 s polls of each
+        wait_for(judged, timeout=30, message="both entries judged")
         for _ in range(6):
             time.sleep(0.5)
             series = parse_metrics(agent.metrics())
