@@ -117,16 +117,10 @@ def test_targets_on_one_interval_are_polled_at_once_then_spread_over_it() -> Non
     assert phase(Target("quick", "ups1", 5.0, 1.0)) == phase(Target("quick", "ups1", 60.0, 9.0))
 
 
-class SwallowsCancel(Collector):
+class SwallowsCancel(NeverAnswers):
     """A poll that turns its cancel into an answer, as 3.11's wait_for can by accident."""
 
     kind = "swallow"
-
-    def __init__(self) -> None:
-        self.starts: list[float] = []
-
-    def targets(self) -> Sequence[Target]:
-        return []
 
     async def poll(self, target: Target) -> Reading:
         self.starts.append(time.monotonic())
