@@ -131,13 +131,20 @@ def test_host_with_dmi(agent: Any) -> None:
 
 def test_metrics(agent: Any) -> None:
     # the asset metrics are recomputed in the background once discovery changed the register
-    # (within a second), not inside the scrape
+    # (within a second), not inside the scrape. Discovery adds the units one poll at a time, so
+    # a scrape can show a register that still lacks a battery: wait until the metrics count
+    # every battery in the register.
+    # (the fixture waited until all five units and their batteries were registered)
+    batteries = sum(a["values"].get("class") == "ups_battery" for a in _assets(agent))
+    assert batteries == 5
+
     def batteries_counted() -> dict[Any, float] | None:
         found = parse_metrics(agent.metrics())
-        return found if metric(found, "upkeep_assets", state="overdue",
-                               **{"class": "ups_battery"}) is not None else None
+        counted = sum(value for (name, labels), value in found.items()
+                      if name == "upkeep_assets" and ("class", "ups_battery") in labels)
+        return found if counted == batteries else None
 
-    series = wait_for(batteries_counted, timeout=10, message="battery assets in the metrics")
+    series = wait_for(batteries_counted, timeout=10, message="every battery asset in the metrics")
     due = datetime(2026, 11, 15, tzinfo=BANGKOK).timestamp()
     assert metric(series, "upkeep_asset_end_of_life_timestamp_seconds",
                   asset="7440-001-0009", **{"class": "ups"}) == due
