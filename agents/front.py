@@ -181,9 +181,9 @@ class AgentFront:
         openmetrics = wants_openmetrics(_header(scope, b"accept"))
         gz = gzip_accepted(_header(scope, b"accept-encoding"))
         cache = self.agent.metrics
-        if cache.cached(openmetrics=openmetrics, gzipped=gz):
+        if cache.quick(openmetrics=openmetrics, gzipped=gz):  # cached, or a small render
             body = cache.current(openmetrics=openmetrics, gzipped=gz)
-        else:  # render (or compress) off the event loop: polls keep their schedule
+        else:  # a big render off the event loop: polls keep their schedule
             body = await asyncio.to_thread(cache.current, openmetrics=openmetrics, gzipped=gz)
         if gz:
             extra = [("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding"), *extra]

@@ -12,9 +12,11 @@ samples, labels and values, also after targets change, vanish and sources go sta
 from __future__ import annotations
 
 import asyncio
+import gzip
 import math
 import subprocess
 import time
+import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -237,7 +239,50 @@ def test_only_the_changed_target_is_formatted_again() -> None:
     store.put(edge_reading("alpha", 3))
     cache.current()
     changed = [k for k, p in cache._parts.items() if p.fragments is not parts_before.get(k)]
-    assert changed == [("target", "test", "alpha")]
+    assert changed == [("test", "alpha")]
+
+
+def test_a_value_is_written_anew_whenever_it_changes_even_to_minus_zero_or_nan() -> None:
+    # a family's lines are reused while its samples stay the same, and 0.0 == -0.0, NaN != NaN
+    store = StateStore()
+    cache = MetricsCache(store, "s")
+    for value, text in [(0.0, "x"), (-0.0, "x"), (-0.0, "x"), (0.0, "x"), (math.nan, "x"),
+                        (math.nan, "x"), (2.5, "x"), (2.5, "x"), (2.5, "y"), (math.inf, "y"),
+                        (1e22, "y"), (0.0, "x")]:
+        store.put(Reading("test", "alpha", 1_700_000_000.0, True,
+                          samples=[sample(EDGE, value, target="alpha", text=text)]))
+        body = cache.current()
+        line = f'upkeep_test_edge_value{{target="alpha",text="{text}"}} {go_float(value)}\n'
+        assert line.encode() in body, (value, text)
+        assert body.count(b"upkeep_test_edge_value{") == 1
+    assert_equivalent(cache)
+
+
+def test_gzip_is_one_member_holding_the_text_and_only_changed_families_are_compressed() -> None:
+    store = rich_store()
+    cache = MetricsCache(store, "s")
+    for openmetrics in (False, True):
+        body = cache.current(openmetrics=openmetrics, gzipped=True)
+        reader = zlib.decompressobj(wbits=31)  # one gzip member, nothing after it
+        assert reader.decompress(body) == cache.current(openmetrics=openmetrics)
+        assert reader.eof and not reader.unused_data
+        assert gzip.decompress(body) == cache.current(openmetrics=openmetrics)
+    families = len(parsed(cache.current(), False))
+    assert len(cache._deflated.compressed) == families  # each family once per format
+    # alpha again with a new counter value; its edge values (the first one overwritten by the
+    # duplicate 7), up and poll duration stay the same: their families are not compressed
+    store.put(edge_reading("alpha", 3))
+    body = cache.current(gzipped=True)
+    assert gzip.decompress(body) == cache.current()
+    assert sorted(cache._deflated.compressed) == [
+        "upkeep_exposition_render_seconds", "upkeep_test_edge_events_total"]
+    store.put(edge_reading("alpha", -3))  # down now: up, the error reason, the counter
+    assert gzip.decompress(cache.current(gzipped=True)) == cache.current()
+    assert sorted(cache._deflated.compressed) == [
+        "upkeep_exposition_render_seconds", "upkeep_poll_error", "upkeep_up"]
+    store.retain({r.key for r in store.readings()} - {("test", "alpha"), ("test", "beta")})
+    assert b"upkeep_test_edge_value" not in gzip.decompress(cache.current(gzipped=True))
+    assert gzip.decompress(cache.current(gzipped=True)) == cache.current()
 
 
 def test_promtool_accepts_the_rich_exposition(tmp_path: Path) -> None:
