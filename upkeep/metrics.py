@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 MetricType = Literal["gauge", "counter"]
 
@@ -64,13 +64,18 @@ def counter(name: str, help: str, labels: Iterable[str] = (), *, unit: str = "",
     return declare(MetricSpec(name, "counter", help, tuple(labels), unit, room, counterpart))
 
 
-@dataclass(frozen=True)
-class Sample:
-    """One value of a declared metric. ``labels`` must name exactly the spec's labels."""
+class Sample(NamedTuple):
+    """One value of a declared metric. ``labels`` must name exactly the spec's labels.
+
+    A named tuple, not a dataclass: a 500-UPS agent holds ~35,000 samples, and a tuple of a
+    string, a float and a dict of strings is dropped from the cyclic garbage collector's
+    sight after its first collection, where a dataclass instance stays: full collections
+    scanned 52,000 objects (52 ms pauses of the event loop, bench/RESULTS.md), two thirds of
+    them samples."""
 
     metric: str
     value: float
-    labels: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = {}  # noqa: RUF012 - a tuple field; never mutated
 
 
 def sample(spec: MetricSpec, value: float, **labels: str) -> Sample:
