@@ -3,7 +3,8 @@
 bench_snmp, bench_web and bench_host time each collector alone in the bench's own process. Here
 ``upkeep run -c FILE`` (the installed console script) runs as a separate process with its
 scheduler, store, exposition and HTTP server, and a scraper thread fetches ``/metrics`` once a
-second with Prometheus's headers, timing each answer. After a warm-up, the agent's CPU
+second with Prometheus's headers, timing each answer until its last byte (the scraper's own
+gunzip and decoding are not counted). After a warm-up, the agent's CPU
 (/proc/PID/stat utime+stime) and RSS are read over a steady window, and every scrape counts the
 targets that are up *and* fresh (last success no older than 1.5 intervals + 1 s): "every
 target up every cycle" means that count never dropped below the target count in the window.
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
 import json
 import os
 import re
@@ -140,7 +142,8 @@ def fresh_counts(text: str, intervals: dict[str, float], now: float
 
 
 class Scraper(threading.Thread):
-    """GET ``url`` once a second (Prometheus headers), timing each answer; bounded by ``until``."""
+    """GET ``url`` once a second (Prometheus headers), timing each answer to its last byte;
+    bounded by ``until``."""
 
     def __init__(self, url: str, until: float, intervals: dict[str, float] | None = None,
                  headers: dict[str, str] | None = None) -> None:
@@ -162,13 +165,16 @@ class Scraper(threading.Thread):
                 if self.done.is_set() or time.monotonic() >= self.until:
                     break
                 started = time.perf_counter()
-                try:
-                    response = client.get(self.url)
-                    response.raise_for_status()
-                    text = response.text
+                try:  # timed until the last byte arrived; decompressing it is the client's work
+                    with client.stream("GET", self.url) as response:
+                        response.raise_for_status()
+                        raw = b"".join(response.iter_raw())
+                    took = time.perf_counter() - started
+                    if response.headers.get("content-encoding") == "gzip":
+                        raw = gzip.decompress(raw)
+                    text: str | None = raw.decode()
                 except httpx.HTTPError:
-                    text = None
-                took = time.perf_counter() - started
+                    text, took = None, time.perf_counter() - started
                 if self.measuring.is_set():
                     self._record(text, took)
                 next_at += 1.0
