@@ -285,6 +285,37 @@ def test_gzip_is_one_member_holding_the_text_and_only_changed_families_are_compr
     assert gzip.decompress(cache.current(gzipped=True)) == cache.current()
 
 
+def test_only_a_small_render_with_sources_in_the_background_is_quick() -> None:
+    """``quick``: the front renders on the event loop only after a few readings, in a format
+    already rendered once, with scheduled sources computed by the background task."""
+    store = rich_store()
+    cache = MetricsCache(store, "s")
+
+    async def run() -> list[bool]:
+        seen = [cache.quick()]                     # never rendered: the full render, a thread
+        cache.current()
+        store.put(edge_reading("alpha", 2))
+        seen.append(cache.quick())                 # sources would be computed in the render
+        cache.start()
+        try:
+            cache.current()
+            seen.append(cache.quick())             # cached
+            seen.append(cache.quick(gzipped=True))  # that format never rendered
+            store.put(edge_reading("alpha", 1))
+            seen.append(cache.quick())             # one reading since
+            for value in range(cache.QUICK_READINGS + 1):
+                store.put(edge_reading("alpha", value + 3))
+            seen.append(cache.quick())             # a flood of readings
+            cache.current()
+            store.add_source(lambda: iter(()))     # a source computed in every render
+            seen.append(cache.quick())
+            return seen
+        finally:
+            await cache.stop()
+
+    assert asyncio.run(run()) == [False, False, True, False, True, False, False]
+
+
 def test_promtool_accepts_the_rich_exposition(tmp_path: Path) -> None:
     promtool = need_binary("promtool")
     cache = MetricsCache(rich_store(), "s")
