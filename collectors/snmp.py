@@ -108,6 +108,9 @@ class _Session:
     slot: int = 0
     #: the gufo-snmp socket (v2c), made at the first request, kept until ``aclose``
     fast: Any = None
+    #: the loop watching ``fast`` for answers (see ``_fast_request``), and who waits for one
+    watched_by: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
+    waiter: asyncio.Future[bool] | None = field(default=None, repr=False)
     #: (column, gufo GETBULK iterator) of the walk in progress: it remembers where it is
     walk: tuple[str, Any] | None = None
     down: bool = False
@@ -152,6 +155,7 @@ class SnmpCollector(Collector):
 
     async def aclose(self) -> None:
         for session in self._sessions.values():
+            _unwatch(session)
             session.fast = None  # its socket closes with the object
         if self._pysnmp is not None:
             await self._pysnmp.aclose()
@@ -280,14 +284,17 @@ class SnmpCollector(Collector):
 
             def recv() -> Any:
                 return sock.recv_get_bulk(it)
+        if self._slots.locked():
+            try:
+                await asyncio.wait_for(self._slots.acquire(),
+                                       max(deadline - time.monotonic(), 0.01))
+            except TimeoutError as err:
+                raise PollTimeout(f"{_timeout_message(session)}: all {_MAX_IN_FLIGHT} "
+                                  "request slots busy") from err
+        else:  # a free slot is taken at once (wait_for would make a task for it on 3.11)
+            await self._slots.acquire()
         try:
-            await asyncio.wait_for(self._slots.acquire(),
-                                   max(deadline - time.monotonic(), 0.01))
-        except TimeoutError as err:
-            raise PollTimeout(f"{_timeout_message(session)}: all {_MAX_IN_FLIGHT} request "
-                              "slots busy") from err
-        try:
-            answer = await _fast_request(sock.get_fd(), send, recv, session.cfg, deadline,
+            answer = await _fast_request(session, send, recv, deadline,
                                          lone=kind != "get" or len(oids) == 1)
         except TimeoutError as err:
             raise PollTimeout(_timeout_message(session)) from err
@@ -373,14 +380,19 @@ class SnmpCollector(Collector):
         return rows
 
 
-async def _fast_request(fd: int, send: Any, recv: Any, cfg: SnmpConfig, deadline: float,
+async def _fast_request(session: _Session, send: Any, recv: Any, deadline: float,
                         lone: bool) -> Any:
     """Send, then read the socket until an answer decodes; resend after each try's share of
     the timeout (``retries``), never past ``deadline``. Raises TimeoutError when no answer
     came; an undecodable datagram ends a multi-object GET (``lone`` False) with the decode
     error, else it is dropped. A stale answer to an earlier try is dropped by gufo-snmp
-    (request ID)."""
+    (request ID).
+
+    The loop keeps watching the socket between requests (``_readable``), so a request costs
+    no epoll registration and removal; a datagram nobody waits for (a late answer) ends the
+    watch until the next request."""
     loop = asyncio.get_running_loop()
+    cfg = session.cfg
     per_try = max(cfg.timeout * 0.9 / (cfg.retries + 1), 0.05)
     for _attempt in range(cfg.retries + 1):
         try_end = min(deadline, time.monotonic() + per_try)
@@ -390,18 +402,17 @@ async def _fast_request(fd: int, send: Any, recv: Any, cfg: SnmpConfig, deadline
             if remaining <= 0:
                 break
             ready: asyncio.Future[bool] = loop.create_future()
-
-            def wake(ok: bool, fut: asyncio.Future[bool] = ready) -> None:
-                if not fut.done():
-                    fut.set_result(ok)
-
-            loop.add_reader(fd, wake, True)
-            timer = loop.call_later(remaining, wake, False)
+            session.waiter = ready
+            if session.watched_by is not loop:
+                _unwatch(session)
+                loop.add_reader(session.fast.get_fd(), _readable, session)
+                session.watched_by = loop
+            timer = loop.call_later(remaining, _expire, ready)
             try:
                 readable = await ready
             finally:
                 timer.cancel()
-                loop.remove_reader(fd)
+                session.waiter = None
             if not readable:
                 break
             try:
@@ -419,6 +430,28 @@ async def _fast_request(fd: int, send: Any, recv: Any, cfg: SnmpConfig, deadline
         if time.monotonic() >= deadline:
             break
     raise TimeoutError
+
+
+def _readable(session: _Session) -> None:
+    """The loop's reader callback for a session's socket: wakes the request waiting for an
+    answer. With nobody waiting the watch ends (a level-triggered socket with a datagram in
+    it would call this on every turn of the loop); the next request watches again."""
+    waiter = session.waiter
+    if waiter is None:
+        _unwatch(session)
+    elif not waiter.done():
+        waiter.set_result(True)
+
+
+def _expire(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(False)
+
+
+def _unwatch(session: _Session) -> None:
+    loop, session.watched_by = session.watched_by, None
+    if loop is not None and session.fast is not None and not loop.is_closed():
+        loop.remove_reader(session.fast.get_fd())
 
 
 def _fast_plain(value: Any) -> Value:

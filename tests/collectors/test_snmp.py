@@ -381,6 +381,80 @@ def test_a_dead_target_never_delays_a_good_one(sim: SnmpSim, silent_udp: int) ->
     assert readings["dead"].duration >= 3.5
 
 
+class LateRelay:
+    """A UDP relay in front of the simulator that sends each answer back ``delay`` s late."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        import threading
+
+        self.delay = 0.0
+        self.upstream = upstream
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        import threading
+
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as up:
+            up.settimeout(2)
+            while not self.stop.is_set():
+                try:
+                    data, peer = self.sock.recvfrom(65535)
+                    up.sendto(data, self.upstream)
+                    answer = up.recv(65535)
+                except TimeoutError:
+                    continue
+                threading.Timer(self.delay, self.sock.sendto, (answer, peer)).start()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(2)
+        self.sock.close()
+
+
+def test_a_late_answer_nobody_waits_for_ends_the_watch_and_the_next_poll_works(
+        sim: SnmpSim) -> None:
+    """v2c sockets stay watched by the loop between requests. An answer that comes after
+    the poll timed out finds nobody waiting: the watch ends (no spinning on a readable
+    socket), and the next poll watches again and reads its own answer past the stale one."""
+    relay = LateRelay((sim.host, sim.port))
+    collector = SnmpCollector([("ups", SnmpConfig(host="127.0.0.1", port=relay.port,
+                                                   community="eaton-ups", timeout="1s",
+                                                   retries=0))])
+    target = next(iter(collector.targets()))
+    session = collector._sessions["ups"]
+
+    async def run() -> tuple[Reading, float, Reading, Reading]:
+        try:
+            first = (await poll_target(collector, target))[0]       # answered in time
+            relay.delay = 1.5
+            late = (await poll_target(collector, target))[0]        # the answer comes late
+            cpu = time.process_time()
+            await asyncio.sleep(1.5)                                # ... now, to nobody
+            cpu = time.process_time() - cpu
+            assert session.watched_by is None
+            relay.delay = 0.0
+            again = (await poll_target(collector, target))[0]
+            return first, cpu, late, again
+        finally:
+            await collector.aclose()
+
+    try:
+        first, cpu, late, again = asyncio.run(run())
+    finally:
+        relay.close()
+    assert first.ok and again.ok, (first, again)
+    assert (late.ok, late.reason) == (False, "timeout")
+    assert cpu < 0.3  # a loop spinning on the readable socket would burn the whole 1.5 s
+    assert _m(again, "upkeep_ups_battery_charge_ratio") == _m(first,
+                                                              "upkeep_ups_battery_charge_ratio")
+
+
 def test_same_v3_user_with_different_keys_on_two_agents(sim: SnmpSim) -> None:
     """pysnmp keys its user table by (engine ID, user name): two agents with the same user
     name but different keys, polled concurrently and repeatedly on the one engine, must each
