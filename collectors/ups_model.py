@@ -7,11 +7,12 @@ metric families promised to dashboards and alert rules. Nothing here does I/O.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from upkeep.metrics import Sample, gauge, sample
 from upkeep.readings import UpsInfo
@@ -191,6 +192,12 @@ def parse_ups_date(text: str | None, *, not_before: date | None = None) -> date 
     """
     if not text:
         return None
+    return _parse_ups_date(text, not_before, datetime.now(UTC).date())
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_ups_date(text: str, not_before: date | None, today: date) -> date | None:
+    """``parse_ups_date`` on a given day, cached: a UPS reports the same dates every poll."""
     value = text.strip()
     parsed: date | None = None
     try:
@@ -206,7 +213,7 @@ def parse_ups_date(text: str | None, *, not_before: date | None = None) -> date 
         return None
     if parsed is None or parsed in PLACEHOLDER_DATES or parsed.year < 1980:
         return None
-    if parsed > datetime.now(UTC).date().replace(year=datetime.now(UTC).year + 1):
+    if parsed > today + timedelta(days=366):  # (a year on, as 29 February has none)
         return None
     if not_before is not None and parsed < not_before:
         return None

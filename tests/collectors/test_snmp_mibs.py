@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
 from upkeep.collectors import snmp_mibs as m
-from upkeep.collectors.ups_model import STATUS_FLAGS, ups_samples
+from upkeep.collectors.ups_model import STATUS_FLAGS, _parse_ups_date, ups_samples
 from upkeep.errors import ProtocolError
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC).timestamp()
@@ -174,3 +174,19 @@ def test_choose_profile() -> None:
     assert m.choose_profile({sys_oid: m.Oid("1.3.6.1.4.1.705.1"), ups: 3}) is m.UPS_MIB
     assert m.choose_profile({sys_oid: m.Oid("1.3.6.1.4.1.8072.3.2.10"), ups: 3}) is m.UPS_MIB
     assert m.choose_profile({sys_oid: m.Oid("1.3.6.1.4.1.8072.3.2.10")}) is None
+
+
+@pytest.mark.parametrize(("today", "text", "expected"), [
+    (date(2028, 2, 29), "02/28/2029", date(2029, 2, 28)),  # within a year of a leap day
+    (date(2028, 2, 29), "2029-03-02", None),                # more than a year ahead
+    (date(2026, 12, 7), "2027/12/07", date(2027, 12, 7)),
+    (date(2026, 12, 7), "2027/12/09", None),
+    (date(2026, 12, 7), "09/25/01", None),                  # APC's placeholder
+    (date(2026, 12, 7), "13/05/2019", date(2019, 5, 13)),   # day first: 13 is no month
+])
+def test_ups_dates_against_the_day_they_are_read(today: date, text: str,
+                                                  expected: date | None) -> None:
+    # (the cached parser takes the day as an argument; it once computed "a year from today"
+    # with date.replace(year + 1), which raises on 29 February)
+    assert _parse_ups_date(text, None, today) == expected
+    assert _parse_ups_date(text, None, today) == expected  # from the cache, the same
