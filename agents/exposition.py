@@ -309,7 +309,8 @@ class MetricsCache:
     def quick(self, *, openmetrics: bool = False, gzipped: bool = False) -> bool:
         """True when ``current`` answers from cache or after a small render: at most
         ``QUICK_READINGS`` readings since the last one, scheduled sources computed in the
-        background, the format already rendered once. Such a render costs a few ms (each new
+        background (those with ``every`` 0 are cheap by contract, as the poll lateness), the
+        format already rendered once. Such a render costs a few ms (each new
         reading's changed families, the joins, their deflate pieces), less than handing it
         to a thread that must then win the GIL back from the busy event loop; the first
         render, a reload or a flood of readings still go to a thread."""
@@ -318,8 +319,7 @@ class MetricsCache:
                 return True
             return (self._task is not None and self._generation >= 0
                     and self.store.generation - self._generation <= self.QUICK_READINGS
-                    and (openmetrics, gzipped) in self._formats
-                    and not any(s.every <= 0 for s in self.store.sources()))
+                    and (openmetrics, gzipped) in self._formats)
 
     # --- rendering -------------------------------------------------------------------------
     def _needs_render(self) -> bool:

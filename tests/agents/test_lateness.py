@@ -53,3 +53,23 @@ def test_a_healthy_agent_starts_polls_on_time(tmp_path: Path) -> None:
     late, missed, polls = asyncio.run(_delays(tmp_path, block=0))
     assert polls >= 4 and missed == 0
     assert late < 0.5, late
+
+
+def test_the_largest_delay_of_the_last_minute_matches_a_full_scan() -> None:
+    import random
+
+    from upkeep.agents.lateness import WINDOW, PollLateness
+
+    rng = random.Random(17)
+    tally = PollLateness()
+    seen: list[tuple[float, float]] = []
+    now = 1000.0
+    for _ in range(3000):
+        now += rng.choice([0.01, 0.2, 1.0, 7.0, 45.0])
+        delay = rng.choice([0.0, 0.001, rng.random(), rng.random() * 30])
+        tally.record("snmp", delay, now)
+        seen.append((now, delay))
+        asked = now + rng.choice([0.0, 0.0, 30.0, 59.9, 61.0])
+        expected = max((d for t, d in seen if t >= asked - WINDOW), default=0.0)
+        assert tally.max_recent("snmp", asked) == expected
+    assert tally.max_recent("snmp", now + WINDOW + 1) == 0.0
