@@ -111,6 +111,8 @@ class _Session:
     #: the loop watching ``fast`` for answers (see ``_fast_request``), and who waits for one
     watched_by: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
     waiter: asyncio.Future[bool] | None = field(default=None, repr=False)
+    #: reader callbacks since the last request with nobody waiting (see ``_readable``)
+    idle_wakeups: int = field(default=0, repr=False)
     #: (column, gufo GETBULK iterator) of the walk in progress: it remembers where it is
     walk: tuple[str, Any] | None = None
     down: bool = False
@@ -402,7 +404,7 @@ async def _fast_request(session: _Session, send: Any, recv: Any, deadline: float
             if remaining <= 0:
                 break
             ready: asyncio.Future[bool] = loop.create_future()
-            session.waiter = ready
+            session.waiter, session.idle_wakeups = ready, 0
             if session.watched_by is not loop:
                 _unwatch(session)
                 loop.add_reader(session.fast.get_fd(), _readable, session)
@@ -434,11 +436,15 @@ async def _fast_request(session: _Session, send: Any, recv: Any, deadline: float
 
 def _readable(session: _Session) -> None:
     """The loop's reader callback for a session's socket: wakes the request waiting for an
-    answer. With nobody waiting the watch ends (a level-triggered socket with a datagram in
-    it would call this on every turn of the loop); the next request watches again."""
+    answer. One call with nobody waiting is normal: the loop saw the answer readable again
+    before the woken request read it. A second means a datagram nobody asked for (a late
+    answer): the watch ends, or a level-triggered socket would call this on every turn of
+    the loop; the next request watches again."""
     waiter = session.waiter
     if waiter is None:
-        _unwatch(session)
+        session.idle_wakeups += 1
+        if session.idle_wakeups > 1:
+            _unwatch(session)
     elif not waiter.done():
         waiter.set_result(True)
 

@@ -432,6 +432,8 @@ def test_a_late_answer_nobody_waits_for_ends_the_watch_and_the_next_poll_works(
     async def run() -> tuple[Reading, float, Reading, Reading]:
         try:
             first = (await poll_target(collector, target))[0]       # answered in time
+            await asyncio.sleep(0.1)
+            assert session.watched_by is asyncio.get_running_loop()  # still watched
             relay.delay = 1.5
             late = (await poll_target(collector, target))[0]        # the answer comes late
             cpu = time.process_time()
