@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from upkeep.metrics import Sample, gauge, sample
+from upkeep.metrics import Sample, fast_sample, gauge
 from upkeep.readings import UpsInfo
 
 _R = "ups"
@@ -139,14 +139,16 @@ def summary(snap: UpsSnapshot, now: float | None = None) -> str:
 
 
 def ups_samples(s: UpsSnapshot) -> Iterator[Sample]:
+    # fast_sample: the label names are fixed here (checked by tests/agents/test_exposition.py)
     ups = s.name
-    yield sample(UPS_INFO, 1, ups=ups, source=s.source, mfr=s.mfr, model=s.model,
-                 serial=s.serial, firmware=s.firmware)
+    yield fast_sample(UPS_INFO, 1, {"ups": ups, "source": s.source, "mfr": s.mfr,
+                                    "model": s.model, "serial": s.serial,
+                                    "firmware": s.firmware})
     flags = set(s.status)
     for flag in STATUS_FLAGS:
-        yield sample(UPS_STATUS, 1 if flag in flags else 0, ups=ups, flag=flag)
+        yield fast_sample(UPS_STATUS, 1 if flag in flags else 0, {"ups": ups, "flag": flag})
     for token in sorted(flags - set(STATUS_FLAGS)):
-        yield sample(UPS_STATUS, 1, ups=ups, flag=token)
+        yield fast_sample(UPS_STATUS, 1, {"ups": ups, "flag": token})
     for spec, value in ((BATTERY_CHARGE, s.battery_charge), (BATTERY_RUNTIME, s.battery_runtime),
                         (BATTERY_RUNTIME_LOW, s.battery_runtime_low), (LOAD, s.load),
                         (INPUT_VOLTAGE, s.input_voltage), (OUTPUT_VOLTAGE, s.output_voltage),
@@ -157,18 +159,19 @@ def ups_samples(s: UpsSnapshot) -> Iterator[Sample]:
                         (UPS_MANUFACTURED, s.ups_manufactured),
                         (SELFTEST_TIME, s.selftest_time)):
         if value is not None:
-            yield sample(spec, value, ups=ups)
+            yield fast_sample(spec, value, {"ups": ups})
     for sensor, celsius in sorted(s.temperatures.items()):
-        yield sample(TEMPERATURE, celsius, ups=ups, sensor=sensor)
+        yield fast_sample(TEMPERATURE, celsius, {"ups": ups, "sensor": sensor})
     replace = bool(s.replace_needed) or "RB" in flags
-    yield sample(REPLACE_NEEDED, 1 if replace else 0, ups=ups)
+    yield fast_sample(REPLACE_NEEDED, 1 if replace else 0, {"ups": ups})
     result = s.selftest_result or "unknown"
     for name in SELFTEST_RESULTS:
-        yield sample(SELFTEST_RESULT, 1 if name == result else 0, ups=ups, result=name)
+        yield fast_sample(SELFTEST_RESULT, 1 if name == result else 0,
+                          {"ups": ups, "result": name})
     for alarm in sorted(set(s.alarms)):
-        yield sample(ALARM, 1, ups=ups, alarm=alarm)
+        yield fast_sample(ALARM, 1, {"ups": ups, "alarm": alarm})
     for variable, value in sorted(s.variables.items()):
-        yield sample(NUT_VARIABLE, value, ups=ups, variable=variable)
+        yield fast_sample(NUT_VARIABLE, value, {"ups": ups, "variable": variable})
 
 
 # --- dates ----------------------------------------------------------------------------------

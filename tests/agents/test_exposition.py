@@ -168,6 +168,23 @@ def test_rich_state_renders_the_same_families_labels_and_values() -> None:
     assert len(families) > 60  # host, UPS, freshness and edge families are all there
 
 
+def test_every_sample_names_exactly_its_declared_labels() -> None:
+    # (the UPS model builds its samples without sample()'s check, with fast_sample)
+    store = rich_store()
+    every_kind = reading_from_vars("every-kind", {
+        "ups.status": "OL RB CHRG ODDTOKEN", "ups.alarm": "Replace battery! Fan failure!",
+        "ups.temperature": "31", "battery.temperature": "29", "ambient.temperature": "26",
+        "battery.charge": "90", "battery.runtime": "1200", "ups.load": "40",
+        "battery.date": "2024-01-02", "ups.test.result": "Failed", "input.voltage": "230"})
+    store.put(every_kind)
+    samples = list(all_samples(MetricsCache(store, "s")))
+    assert {"upkeep_ups_alarm", "upkeep_ups_temperature_celsius",
+            "upkeep_ups_selftest_result"} <= {s.metric for s in samples}
+    wrong = [(s.metric, sorted(s.labels)) for s in samples
+             if set(s.labels) != set(METRICS[s.metric].labels)]
+    assert wrong == []
+
+
 def test_equivalent_after_changes_removals_and_sources() -> None:
     store = rich_store()
     cache = MetricsCache(store, "central")
