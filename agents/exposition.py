@@ -7,8 +7,8 @@ A scrape never collects, and a render costs what changed, not readings x targets
   metric family;
 - each family's lines for all targets are joined again only when one of its targets changed;
 - a scrape joins the family blocks behind their ``# HELP``/``# TYPE`` headers in the format it
-  asked for (text 0.0.4 or OpenMetrics) and gzips only when the scraper accepts gzip, each
-  family compressed on its own and again only when it changed (``DeflatedFamilies``); the
+  asked for (text 0.0.4 or OpenMetrics) and gzips only when the scraper accepts gzip, in
+  chunks of families compressed again only when they changed (``DeflatedFamilies``); the
   answers are cached until the next change, so nothing is rendered while nobody scrapes;
 - sources computed from the agent's own data (events, KPI, checklist, assets, notify) are
   re-evaluated only when their owner says their inputs changed or their own interval passed
@@ -201,43 +201,62 @@ def deflate_piece(*data: bytes) -> bytes:
 
 
 class DeflatedFamilies:
-    """The gzipped exposition, compressed per family and re-compressed only where it changed.
+    """The gzipped exposition, compressed in chunks of families and re-compressed only where
+    it changed.
 
     A poll changes a few families of its target (its poll duration, last success, a
     voltage), so a scrape after 40 polls of 700 targets changes a handful of the ~90
     families, and compressing the whole ~1.3 MB anew each time cost 4-5 ms of the render.
-    Here each family (header and lines) is its own stand-alone deflate piece, kept while
-    its lines are the same; the answer is one ordinary gzip member (one deflate stream),
-    which every client reads, with the CRC-32 taken over the text as usual."""
+    Here consecutive families (headers and lines) are grouped into chunks of at least
+    ``CHUNK_BYTES`` of text, each a stand-alone deflate piece kept while its families' lines
+    are the same. Chunks, not single families: a piece per family doubled a branch agent's
+    gzipped scrape (9.5 KB against 4.6 KB whole), as every piece starts without the text
+    before it. The answer is one ordinary gzip member (one deflate stream), which every
+    client reads, with the CRC-32 taken over the text as usual."""
+
+    #: the least text per piece: an agent of a few targets is one piece, compressed as a whole
+    CHUNK_BYTES = 64 * 1024
 
     def __init__(self) -> None:
-        self._pieces: dict[tuple[str, bool], tuple[bytes, bytes]] = {}
+        #: (family names, format) -> (their lines, the deflate piece of headers and lines)
+        self._pieces: dict[tuple[tuple[str, ...], bool], tuple[tuple[bytes, ...], bytes]] = {}
         #: the families the last answer compressed anew (tests read it)
         self.compressed: list[str] = []
 
     def gzip(self, families: dict[str, bytes], openmetrics: bool) -> bytes:
         out = [_GZIP_HEADER]
         crc = size = 0
-        kept: dict[tuple[str, bool], tuple[bytes, bytes]] = {}
+        kept: dict[tuple[tuple[str, ...], bool], tuple[tuple[bytes, ...], bytes]] = {}
         self.compressed = []
-        for name in sorted(families):
-            body = families[name]
-            if not body:
-                continue
-            key = (name, openmetrics)
-            known = self._pieces.get(key)
-            header = family_header(name, openmetrics)
-            if known is None or known[0] != body:
-                known = (body, deflate_piece(header, body))
-                self.compressed.append(name)
-            kept[key] = known
-            out.append(known[1])
+        chunk: list[str] = []
+        texts: list[bytes] = []
+        filled = 0  # text in the chunk so far
+        names = [name for name in sorted(families) if families[name]]
+        for i, name in enumerate(names):
+            header, body = family_header(name, openmetrics), families[name]
+            chunk.append(name)
+            texts += [header, body]
             crc = zlib.crc32(body, zlib.crc32(header, crc))
             size += len(header) + len(body)
-        if openmetrics:
+            filled += len(header) + len(body)
+            if i == len(names) - 1 and openmetrics:
+                texts.append(b"# EOF\n")
+                crc = zlib.crc32(b"# EOF\n", crc)
+                size += 6
+            if i < len(names) - 1 and filled < self.CHUNK_BYTES:
+                continue
+            key = (tuple(chunk), openmetrics)
+            bodies = tuple(families[n] for n in chunk)
+            known = self._pieces.get(key)
+            if known is None or known[0] != bodies:
+                known = (bodies, deflate_piece(*texts))
+                self.compressed += chunk
+            kept[key] = known
+            out.append(known[1])
+            chunk, texts, filled = [], [], 0
+        if not names and openmetrics:
             out.append(deflate_piece(b"# EOF\n"))
-            crc = zlib.crc32(b"# EOF\n", crc)
-            size += 6
+            crc, size = zlib.crc32(b"# EOF\n"), 6
         # the other format's pieces stay: a scraper may ask for both
         self._pieces = {**{k: v for k, v in self._pieces.items() if k[1] != openmetrics},
                         **kept}

@@ -275,7 +275,44 @@ def test_a_value_is_written_anew_whenever_it_changes_even_to_minus_zero_or_nan()
     assert_equivalent(cache)
 
 
-def test_gzip_is_one_member_holding_the_text_and_only_changed_families_are_compressed() -> None:
+def test_gzip_of_a_small_agent_is_as_small_as_compressing_it_whole() -> None:
+    # one chunk: a piece per family (a first version) doubled a branch agent's scrape
+    cache = MetricsCache(rich_store(), "s")
+    for openmetrics in (False, True):
+        body = cache.current(openmetrics=openmetrics, gzipped=True)
+        plain = cache.current(openmetrics=openmetrics)
+        assert gzip.decompress(body) == plain
+        assert len(body) <= 1.02 * len(gzip.compress(plain, 1)), (len(body), len(plain))
+
+
+@pytest.mark.parametrize("chunk", [1, 3000, 64 * 1024])
+def test_gzip_in_chunks_stays_the_text_through_changes(chunk: int,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from upkeep.agents.exposition import DeflatedFamilies
+
+    monkeypatch.setattr(DeflatedFamilies, "CHUNK_BYTES", chunk)
+    store = rich_store()
+    cache = MetricsCache(store, "s")
+    cache.current(openmetrics=True, gzipped=True)
+    every = set(cache._deflated.compressed)
+    assert gzip.decompress(cache.current(gzipped=True)) == cache.current()
+    for step, reading in enumerate([edge_reading("alpha", 3), edge_reading("beta", 5),
+                                    edge_reading("gamma", -1), *nut_readings()[:2]]):
+        store.put(reading)
+        for openmetrics in (False, True):
+            body = cache.current(openmetrics=openmetrics, gzipped=True)
+            assert gzip.decompress(body) == cache.current(openmetrics=openmetrics), step
+            redone = set(cache._deflated.compressed)
+            assert "upkeep_exposition_render_seconds" in redone
+            if chunk < 64 * 1024:
+                assert redone < every, step
+
+
+def test_gzip_is_one_member_holding_the_text_and_only_changed_chunks_are_compressed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from upkeep.agents.exposition import DeflatedFamilies
+
+    monkeypatch.setattr(DeflatedFamilies, "CHUNK_BYTES", 1)  # a chunk per family
     store = rich_store()
     cache = MetricsCache(store, "s")
     for openmetrics in (False, True):
