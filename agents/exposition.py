@@ -218,15 +218,16 @@ class DeflatedFamilies:
     CHUNK_BYTES = 64 * 1024
 
     def __init__(self) -> None:
-        #: (family names, format) -> (their lines, the deflate piece of headers and lines)
-        self._pieces: dict[tuple[tuple[str, ...], bool], tuple[tuple[bytes, ...], bytes]] = {}
+        #: (family names, format, ends with "# EOF") -> (their lines, the deflate piece)
+        self._pieces: dict[tuple[tuple[str, ...], bool, bool],
+                           tuple[tuple[bytes, ...], bytes]] = {}
         #: the families the last answer compressed anew (tests read it)
         self.compressed: list[str] = []
 
     def gzip(self, families: dict[str, bytes], openmetrics: bool) -> bytes:
         out = [_GZIP_HEADER]
         crc = size = 0
-        kept: dict[tuple[tuple[str, ...], bool], tuple[tuple[bytes, ...], bytes]] = {}
+        kept: dict[tuple[tuple[str, ...], bool, bool], tuple[tuple[bytes, ...], bytes]] = {}
         self.compressed = []
         chunk: list[str] = []
         texts: list[bytes] = []
@@ -239,13 +240,14 @@ class DeflatedFamilies:
             crc = zlib.crc32(body, zlib.crc32(header, crc))
             size += len(header) + len(body)
             filled += len(header) + len(body)
-            if i == len(names) - 1 and openmetrics:
+            ends = openmetrics and i == len(names) - 1
+            if ends:
                 texts.append(b"# EOF\n")
                 crc = zlib.crc32(b"# EOF\n", crc)
                 size += 6
             if i < len(names) - 1 and filled < self.CHUNK_BYTES:
                 continue
-            key = (tuple(chunk), openmetrics)
+            key = (tuple(chunk), openmetrics, ends)
             bodies = tuple(families[n] for n in chunk)
             known = self._pieces.get(key)
             if known is None or known[0] != bodies:

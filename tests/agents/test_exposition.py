@@ -308,6 +308,28 @@ def test_gzip_in_chunks_stays_the_text_through_changes(chunk: int,
                 assert redone < every, step
 
 
+def test_a_family_after_the_last_chunk_does_not_leave_eof_inside(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # OpenMetrics ends with "# EOF" in the last chunk; once a family sorts after it, that
+    # chunk (same families, same lines) must be compressed again without it
+    from upkeep.agents.exposition import DeflatedFamilies
+
+    monkeypatch.setattr(DeflatedFamilies, "CHUNK_BYTES", 1)
+    store = StateStore()
+    cache = MetricsCache(store, "s")
+    store.put(Reading("test", "a", 1.0, True, samples=[sample(EDGE, 1, target="a", text="x")]))
+    first = gzip.decompress(cache.current(openmetrics=True, gzipped=True))
+    assert first.endswith(b"# EOF\n") and first.count(b"# EOF") == 1
+    METRICS["upkeep_zz_test_last"] = last = MetricSpec("upkeep_zz_test_last", "gauge", "Last.")
+    try:
+        store.add_source(lambda: iter([sample(last, 2)]))  # a source: no other family changes
+        body = gzip.decompress(cache.current(openmetrics=True, gzipped=True))
+        assert body == cache.current(openmetrics=True)
+        assert body.count(b"# EOF") == 1 and body.endswith(b"upkeep_zz_test_last 2.0\n# EOF\n")
+    finally:
+        del METRICS["upkeep_zz_test_last"]
+
+
 def test_gzip_is_one_member_holding_the_text_and_only_changed_chunks_are_compressed(
         monkeypatch: pytest.MonkeyPatch) -> None:
     from upkeep.agents.exposition import DeflatedFamilies
