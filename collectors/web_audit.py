@@ -9,7 +9,7 @@ page's content changed, and then:
 - **HTML conformance**: the W3C's Nu Html Checker (``vnu.jar`` from npm ``vnu-jar``), one JVM
   for every page of the run (``java -jar vnu.jar --format json --stdout --exit-zero-always``);
 - **accessibility**: axe-core (npm ``axe-core``) in headless Chromium driven by Playwright
-  (the optional extra ``upkeep[audit]``), WCAG 2.1 A/AA rules. The browser is served the
+  (a dependency, imported only when an audit runs), WCAG 2.1 A/AA rules. The browser is served the
   very bytes vnu checked; same-origin sub-resources load, other origins are refused (the
   audit never makes the agent talk to third parties);
 - **Thai**: ``lang="th"`` on Thai pages, a declared UTF-8 charset (``web_audit_parse``).
@@ -93,7 +93,7 @@ INSTALL = {
     "vnu_jar": f"npm install --prefix {_PREFIX} vnu-jar@{VNU_VERSION}",
     "axe_js": f"npm install --prefix {_PREFIX} axe-core@{AXE_VERSION}",
     "chromium": "apt-get install -y chromium",
-    "playwright": "pip install 'upkeep[audit]'   (or: pip install playwright)",
+    "playwright": "pip install --force-reinstall upkeep   (playwright is a dependency)",
 }
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",

@@ -221,8 +221,8 @@ def third_party_imports(wheel: Path) -> dict[str, set[str]]:
 
 
 #: libraries only an optional feature imports (inside the function that needs them), each
-#: declared in that feature's extra: ``pip install 'upkeep[audit]'``
-OPTIONAL_FEATURES = {"playwright": "audit"}
+#: declared in that feature's extra (none now: the audit's playwright is a dependency)
+OPTIONAL_FEATURES: dict[str, str] = {}
 
 
 def test_every_third_party_import_is_a_declared_dependency(installed: Installed) -> None:
