@@ -322,7 +322,10 @@ class MetricsCache:
     def cached(self, *, openmetrics: bool = False, gzipped: bool = False) -> bool:
         """True when ``current`` would answer from cache, without rendering or compressing."""
         with self._lock:
-            return (openmetrics, gzipped) in self._outputs and not self._needs_render()
+            return self._answered((openmetrics, gzipped))
+
+    def _answered(self, key: tuple[bool, bool]) -> bool:
+        return key in self._outputs and not self._needs_render()
 
     #: a render after at most this many new readings is "small" (see ``quick``)
     QUICK_READINGS = 100
@@ -335,12 +338,12 @@ class MetricsCache:
         reading's changed families, the joins, their deflate pieces), less than handing it
         to a thread that must then win the GIL back from the busy event loop; the first
         render, a reload or a flood of readings still go to a thread."""
+        key = (openmetrics, gzipped)
         with self._lock:
-            if (openmetrics, gzipped) in self._outputs and not self._needs_render():
-                return True
-            return (self._task is not None and self._generation >= 0
-                    and self.store.generation - self._generation <= self.QUICK_READINGS
-                    and (openmetrics, gzipped) in self._formats)
+            return self._answered(key) or (
+                self._task is not None and self._generation >= 0
+                and self.store.generation - self._generation <= self.QUICK_READINGS
+                and key in self._formats)
 
     # --- rendering -------------------------------------------------------------------------
     def _needs_render(self) -> bool:
@@ -357,7 +360,8 @@ class MetricsCache:
         generation = self.store.generation
         present = 0
         # a target's key is the store's (kind, name); a source's is ("source", id): an int
-        for target, state in self.store.items():
+        targets = self.store.items()
+        for target, state in targets:
             present += 1
             part = self._parts.get(target)
             if part is None or part.made_from is not state:
@@ -377,7 +381,7 @@ class MetricsCache:
             self._set(key, source, *self._fragments_of(source))
             present += not known
         if len(self._parts) > present:  # a target or source went away: drop its lines
-            current = {*self.store.keys(), *(("source", id(s)) for s in sources)}
+            current = {*(t for t, _ in targets), *(("source", id(s)) for s in sources)}
             for gone in [k for k in self._parts if k not in current]:
                 self._set(gone, None, {}, [])
                 del self._parts[gone]

@@ -85,10 +85,6 @@ class StateStore:
         with self._lock:
             return list(self._targets.items())
 
-    def keys(self) -> list[tuple[str, str]]:
-        with self._lock:
-            return list(self._targets)
-
     def readings(self, kind: str | None = None) -> list[Reading]:
         return [s.latest for s in self.states() if kind is None or s.latest.kind == kind]
 
