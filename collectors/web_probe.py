@@ -223,16 +223,15 @@ class Prober:
         """True/False when the server accepted/refused ``version``; None when unknown."""
         async with self._slots:
             try:
-                _, writer = await web_http.connect(address, port, deadline)
+                reader, writer = await web_http.connect(address, port, deadline)
             except ProbeFailure:
                 return None
             try:
-                await web_http.start_tls(writer, web_tls.legacy_context(version), sni, deadline)
-                return True
-            except ssl.SSLError:
-                return False
-            except ProbeFailure as failure:
-                return False if failure.reason == "tls_error" else None
+                return await web_http.handshake_only(reader, writer,
+                                                     web_tls.legacy_context(version), sni,
+                                                     deadline)
+            except ProbeFailure:  # a timeout: unknown
+                return None
             finally:
                 await web_http.close(writer)
 
