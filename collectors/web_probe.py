@@ -200,9 +200,13 @@ class Prober:
                     sslobj = writer.get_extra_info("ssl_object")
                     if result.cert is None:
                         chain = web_tls.peer_chain_der(sslobj)
-                        result.cert = web_tls.assess_chain(
-                            chain, parts.hostname, web_tls.utcnow(), verified=verified,
-                            verify_code=code, verify_message=message)
+                        try:
+                            result.cert = web_tls.assess_chain(
+                                chain, parts.hostname, web_tls.utcnow(), verified=verified,
+                                verify_code=code, verify_message=message)
+                        except ValueError as err:  # OpenSSL took it, we cannot read it
+                            raise ProbeFailure("tls_error", "the server's certificate cannot "
+                                               f"be read: {err}") from None
                         result.tls_version = web_tls.VERSION_LABEL.get(sslobj.version() or "", "")
                         result.cipher = (sslobj.cipher() or ("",))[0]
                         if not verified:

@@ -24,8 +24,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from cryptography import x509
-from cryptography.x509.oid import AuthorityInformationAccessOID
+from upkeep.collectors import web_x509
 
 #: metric label value (blackbox_exporter's spelling) -> ssl.TLSVersion
 VERSIONS: dict[str, ssl.TLSVersion] = {
@@ -117,33 +116,15 @@ class CertSummary:
 
 @lru_cache(maxsize=1024)
 def parse_cert(der: bytes) -> CertSummary:
-    cert = x509.load_der_x509_certificate(der)
-    dns_names: tuple[str, ...] = ()
-    ips: tuple[str, ...] = ()
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        dns_names = tuple(n.lower().rstrip(".") for n in san.get_values_for_type(x509.DNSName))
-        ips = tuple(str(a) for a in san.get_values_for_type(x509.IPAddress))
-    except x509.ExtensionNotFound:
-        pass
-    try:
-        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-    except x509.ExtensionNotFound:
-        is_ca = False
-    try:
-        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
-        ca_issuers = tuple(str(d.access_location.value) for d in aia
-                           if d.access_method == AuthorityInformationAccessOID.CA_ISSUERS)
-    except x509.ExtensionNotFound:
-        ca_issuers = ()
+    """``ValueError`` when the DER is malformed (see ``web_x509``)."""
+    cert = web_x509.parse(der)
     return CertSummary(
-        subject=cert.subject.rfc4514_string(), issuer=cert.issuer.rfc4514_string(),
-        serial=format(cert.serial_number, "x"),
-        fingerprint_sha256=hashlib.sha256(der).hexdigest(),
-        not_before=cert.not_valid_before_utc.timestamp(),
-        not_after=cert.not_valid_after_utc.timestamp(),
-        dns_names=dns_names, ip_addresses=ips, is_ca=is_ca,
-        self_issued=cert.subject == cert.issuer, ca_issuers=ca_issuers)
+        subject=web_x509.rfc4514(cert.subject), issuer=web_x509.rfc4514(cert.issuer),
+        serial=format(cert.serial, "x"), fingerprint_sha256=hashlib.sha256(der).hexdigest(),
+        not_before=cert.not_before, not_after=cert.not_after,
+        dns_names=tuple(n.lower().rstrip(".") for n in cert.dns_names),
+        ip_addresses=cert.ip_addresses, is_ca=cert.is_ca,
+        self_issued=cert.subject == cert.issuer, ca_issuers=cert.ca_issuers)
 
 
 def hostname_matches(host: str, cert: CertSummary) -> bool:

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from upkeep.collectors import snmp_mibs
+from upkeep.collectors import snmp_mibs, web_x509
 from upkeep.collectors.nut import (
     parse_alarms,
     parse_number,
@@ -377,6 +377,34 @@ def test_header_parsers_never_raise(headers: list[tuple[str, str]], charset: str
         assert hsts is not None and (hsts["max_age"] is None or hsts["max_age"] >= 0)
     csp_has_frame_ancestors([v for _, v in headers])
     assert isinstance(decode_text(body, response), str)
+
+
+# --- certificates the website probe reads -------------------------------------------------
+
+def _a_certificate() -> bytes:
+    import ssl
+
+    import trustme
+
+    pem = trustme.CA().issue_cert("good.test", "127.0.0.1").cert_chain_pems[0].bytes()
+    return ssl.PEM_cert_to_DER_cert(pem.decode())
+
+
+_CERT = _a_certificate()
+
+
+@FUZZ
+@given(st.one_of(st.binary(max_size=300),
+                 st.tuples(st.integers(0, len(_CERT) - 1), st.binary(min_size=1, max_size=4),
+                           st.integers(0, len(_CERT))).map(
+                     lambda m: (_CERT[:m[0]] + m[1] + _CERT[m[0] + len(m[1]):])[:m[2] or None])))
+def test_certificate_reader_raises_only_value_error(der: bytes) -> None:
+    """A server sends any bytes as its certificate: facts, or ``ValueError``."""
+    try:
+        cert = web_x509.parse(der)
+    except ValueError:
+        return
+    assert isinstance(web_x509.rfc4514(cert.subject), str)
 
 
 # --- regressions for bugs this file found ---------------------------------------------------
