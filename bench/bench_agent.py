@@ -575,7 +575,8 @@ STARTUP_PATH = r"""
 import asyncio, json, sys, time
 t0 = time.perf_counter()
 from upkeep.agents import cli
-args = cli.build_parser().parse_args(["run", "-c", sys.argv[1]])
+argv = ["run", "-c", sys.argv[1]]
+args = cli.build_parser(cli.named_command(argv)).parse_args(argv)
 from upkeep.kit.cli import config_from_args
 config = config_from_args(args)
 from upkeep.agents import cmd_run
