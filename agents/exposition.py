@@ -301,6 +301,9 @@ class MetricsCache:
         #: without one: then they are computed in the render, as due)
         self._task: asyncio.Task[None] | None = None
         self._wakeup: asyncio.Event | None = None
+        #: held by the thread computing a scheduled source: a cancelled task does not stop
+        #: that thread, so ``stop`` waits on this before the agent closes what it reads
+        self._computing = threading.Lock()
 
     # --- public ----------------------------------------------------------------------------
     def current(self, *, openmetrics: bool = False, gzipped: bool = False) -> bytes:
@@ -442,6 +445,8 @@ class MetricsCache:
     # --- scheduled sources in the background ---------------------------------------------
     #: the longest the background task sleeps when no source is due sooner
     IDLE = 60.0
+    #: the longest ``stop`` waits for a source computing in its thread
+    STOP_WAIT = 5.0
 
     def start(self) -> None:
         """Compute scheduled sources off the scrape path from now on (needs a running loop)."""
@@ -467,7 +472,7 @@ class MetricsCache:
                 if source.every > 0 and (("source", id(source)) not in self._parts
                                          or self._source_due(source, now)):
                     source.stale = False  # a change while computing marks it again
-                    found, samples = await asyncio.to_thread(self._fragments_of, source)
+                    found, samples = await asyncio.to_thread(self._compute_alone, source)
                     with self._lock:
                         if any(s is source for s in self.store.sources()):
                             self._computed_at[id(source)] = time.monotonic()
@@ -478,6 +483,10 @@ class MetricsCache:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._next_due()):
                     await self._wakeup.wait()
+
+    def _compute_alone(self, source: MetricSource) -> tuple[Fragments, list[Sample]]:
+        with self._computing:
+            return self._fragments_of(source)
 
     def _next_due(self) -> float:
         """Seconds until the next scheduled source is due (at most ``IDLE``)."""
@@ -493,5 +502,13 @@ class MetricsCache:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+            # the thread of a source computed as the task was cancelled may still be reading
+            # the agent's database, which is closed next ("Cannot operate on a closed
+            # database" in the log): let it finish, within a bound
+            if not await asyncio.to_thread(self._computing.acquire, timeout=self.STOP_WAIT):
+                log.warning("a metric source still computing after %gs at stop",
+                            self.STOP_WAIT)
+            else:
+                self._computing.release()
         with self._lock:
             self._outputs.clear()

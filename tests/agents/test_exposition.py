@@ -442,6 +442,34 @@ def test_with_a_running_agent_a_slow_policy_source_never_delays_a_scrape() -> No
     assert b'upkeep_test_edge_value{target="policy",text="level"} 5.0' in after
 
 
+def test_stop_waits_for_a_source_computing_in_its_thread() -> None:
+    """A cancelled task does not stop the thread computing a source. Stop must wait for it:
+    the agent closes its database right after, and a source still reading it logged
+    "Cannot operate on a closed database" at every shutdown that landed mid-evaluation."""
+    store = rich_store()
+    events: list[str] = []
+
+    def slow_policy() -> Iterator[Sample]:
+        events.append("reading")
+        time.sleep(0.5)
+        events.append("read")
+        yield sample(EDGE, 1.0, target="policy", text="level")
+
+    async def run() -> None:
+        cache = MetricsCache(store, "s")
+        store.add_source(slow_policy, every=3600)
+        cache.start()
+        for _ in range(100):  # until the evaluation is under way in its thread
+            if events:
+                break
+            await asyncio.sleep(0.01)
+        await cache.stop()
+        events.append("stopped")
+
+    asyncio.run(run())
+    assert events == ["reading", "read", "stopped"]
+
+
 def test_stopping_right_after_a_change_does_not_wait_for_the_next_source() -> None:
     """The background task sleeps until a source is due (up to a minute). A change that wakes
     it just as the agent stops must not swallow the stop (asyncio.wait_for on 3.11 could):
