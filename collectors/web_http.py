@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import difflib
+import inspect
 import re
 import ssl
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import h11
 
@@ -22,6 +25,9 @@ from upkeep import __version__
 
 USER_AGENT = f"upkeep/{__version__} (website probe)"
 _READ = 65536
+#: frames of coroutines and generators: ``release_frames`` never clears them via ``f_back``
+_SUSPENDABLE = (inspect.CO_COROUTINE | inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
+                | inspect.CO_ITERABLE_COROUTINE)
 #: largest status line + header block we accept (a header flood is a protocol error)
 _MAX_HEAD = 64 * 1024
 
@@ -135,11 +141,37 @@ async def close(writer: asyncio.StreamWriter) -> None:
     writer.close()
     try:
         await asyncio.wait_for(writer.wait_closed(), 0.25)
-    except (TimeoutError, OSError, ssl.SSLError, asyncio.CancelledError):
+    except (TimeoutError, OSError, ssl.SSLError, asyncio.CancelledError) as err:
         writer.transport.abort()
         task = asyncio.current_task()
         if task is not None and task.cancelling():
             raise  # our own cancellation must go on
+        release_frames(err)
+
+
+def release_frames(err: BaseException) -> None:
+    """Clear the locals of the finished frames that ``err``'s traceback holds.
+
+    A failed TLS handshake (a certificate that does not verify) is kept by asyncio with its
+    traceback in the connection's futures; the traceback's frames, and the callbacks they
+    were called from, hold the TLS protocol and its 256 KiB buffer: a reference cycle that
+    only a full garbage collection frees, one per poll of every site with a bad certificate.
+    With those frames' locals cleared it is freed at once. Frames still running raise
+    ``RuntimeError`` and are left alone; coroutine frames reached through ``f_back`` are never
+    cleared (clearing a suspended coroutine's frame would close it)."""
+    tb = err.__traceback__
+    while tb is not None:
+        frame: Any = tb.tb_frame
+        with contextlib.suppress(RuntimeError):
+            frame.clear()  # as traceback.clear_frames
+        frame = frame.f_back
+        while frame is not None and not frame.f_code.co_flags & _SUSPENDABLE:
+            try:
+                frame.clear()
+            except RuntimeError:  # running: so is every frame below it
+                break
+            frame = frame.f_back
+        tb = tb.tb_next
 
 
 async def get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str,

@@ -188,6 +188,7 @@ class Prober:
                         # read the facts anyway: reconnect with a client that accepts anything
                         code, message = (web_tls.verify_error(err) if isinstance(err, ssl.SSLError)
                                          else (None, str(err)))
+                        web_http.release_frames(err)
                         await web_http.close(writer)
                         reader, writer = await web_http.connect(address, port, deadline)
                         try:
