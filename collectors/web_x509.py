@@ -31,7 +31,6 @@ _DNS_NAME, _URI, _IP_ADDRESS = 0x82, 0x86, 0x87
 
 _SAN, _BASIC_CONSTRAINTS, _AIA = "2.5.29.17", "2.5.29.19", "1.3.6.1.5.5.7.1.1"
 _CA_ISSUERS = "1.3.6.1.5.5.7.48.2"
-_X500_UNIQUE_IDENTIFIER = "2.5.4.45"
 
 #: the short names ``cryptography`` uses in RFC 4514 strings; others print as dotted OIDs
 SHORT_NAMES = {
@@ -183,8 +182,9 @@ def rfc4514(name: Name) -> str:
                              for oid, value in rdn) for rdn in reversed(name))
 
 
-def _general_names(data: bytes, start: int, end: int) -> list[tuple[int, bytes]]:
-    return [(tag, data[s:e]) for tag, s, e in _children(data, start, end)]
+def _sequence(body: bytes, what: str) -> list[tuple[int, int, int]]:
+    """The elements of an extension value that is one SEQUENCE."""
+    return _children(body, *_expect(_element(body, 0, len(body)), _SEQUENCE, what))
 
 
 def parse(der: bytes) -> Certificate:
@@ -226,26 +226,23 @@ def parse(der: bytes) -> Certificate:
     ips: list[str] = []
     if _SAN in extensions:
         body = extensions[_SAN]
-        names = _element(body, 0, len(body))
-        for tag, value in _general_names(body, *_expect(names, _SEQUENCE, "subjectAltName")):
+        for tag, start, end in _sequence(body, "subjectAltName"):
             if tag == _DNS_NAME:
-                dns_names.append(value.decode("ascii"))
+                dns_names.append(body[start:end].decode("ascii"))
             elif tag == _IP_ADDRESS:
-                if len(value) not in (4, 16):
+                if end - start not in (4, 16):
                     raise ValueError("DER: an IP address SAN is neither 4 nor 16 bytes")
-                ips.append(str(ipaddress.ip_address(value)))
+                ips.append(str(ipaddress.ip_address(body[start:end])))
     is_ca = False
     if _BASIC_CONSTRAINTS in extensions:
         body = extensions[_BASIC_CONSTRAINTS]
-        constraints = _children(body, *_expect(_element(body, 0, len(body)), _SEQUENCE,
-                                               "basicConstraints"))
+        constraints = _sequence(body, "basicConstraints")
         if constraints and constraints[0][0] == _BOOLEAN:
             is_ca = body[constraints[0][1]:constraints[0][2]] != b"\x00"
     ca_issuers: list[str] = []
     if _AIA in extensions:
         body = extensions[_AIA]
-        for access in _children(body, *_expect(_element(body, 0, len(body)), _SEQUENCE,
-                                               "authorityInformationAccess")):
+        for access in _sequence(body, "authorityInformationAccess"):
             method, location = _children(body, *_expect(access, _SEQUENCE, "an access"))
             if (_oid(body[slice(*_expect(method, _OID, "an access method"))]) == _CA_ISSUERS
                     and location[0] == _URI):
