@@ -49,11 +49,22 @@ def need_binary(name: str) -> str:
     return path
 
 
+#: every port ``free_port`` handed out in this process: the kernel may offer a port again
+#: once its probe socket is closed, and a fixture that takes 80 ports before starting anything
+#: (tests/e2e/test_fleet_e2e.py) must not see one of them given to its upsd or Prometheus too
+_handed_out: set[int] = set()
+
+
 def free_port(host: str = "127.0.0.1", kind: int = socket.SOCK_STREAM) -> int:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, kind) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    for _ in range(100):
+        with socket.socket(family, kind) as sock:
+            sock.bind((host, 0))
+            port = int(sock.getsockname()[1])
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise RuntimeError("no port that this test run has not handed out already")
 
 
 def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.05,
