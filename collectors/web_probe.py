@@ -167,20 +167,27 @@ class Prober:
                    ca_file: str | None, result: FetchResult, phases: dict[str, float]
                    ) -> tuple[HttpResponse, bool]:
         port = parts.port or _default_port(parts.scheme)
-        sni = parts.hostname if not web_dns._literal(parts.hostname) else None
+        https = parts.scheme == "https"
+        # an address is no SNI (ssl sends none), but the certificate must name it all the same
+        server_name = parts.hostname
         verified = False
+
+        def exchange_with(context: ssl.SSLContext | None) -> web_http.Exchange:
+            return web_http.Exchange(deadline, context=context, server_name=server_name,
+                                     host=_host_header(parts),
+                                     target=_target(parts), max_body=max_body)
+
         async with self._slots:
             t0 = time.monotonic()
-            reader, writer = await web_http.connect(address, port, deadline)
+            exchange = exchange_with(web_tls.verifying_context(ca_file) if https else None)
             try:
-                t1 = time.monotonic()
-                phases["connect"] += t1 - t0
-                if parts.scheme == "https":
+                await exchange.connect(address, port)
+                phases["connect"] += exchange.connected_at - t0
+                if https:
                     code: int | None = None
                     message = ""
                     try:
-                        await web_http.start_tls(writer, web_tls.verifying_context(ca_file), sni,
-                                                 deadline)
+                        await exchange.handshake()
                         verified = True
                     except (ssl.SSLError, ProbeFailure) as err:
                         if isinstance(err, ProbeFailure) and err.reason != "tls_error":
@@ -188,57 +195,63 @@ class Prober:
                         # read the facts anyway: reconnect with a client that accepts anything
                         code, message = (web_tls.verify_error(err) if isinstance(err, ssl.SSLError)
                                          else (None, str(err)))
-                        web_http.release_frames(err)
-                        await web_http.close(writer)
-                        reader, writer = await web_http.connect(address, port, deadline)
+                        phases["tls"] += time.monotonic() - exchange.connected_at
+                        exchange.close()
+                        exchange = exchange_with(web_tls.legacy_context())
+                        await exchange.connect(address, port)
                         try:
-                            await web_http.start_tls(writer, web_tls.legacy_context(), sni,
-                                                     deadline)
+                            await exchange.handshake()
                         except ssl.SSLError as err2:
                             raise ProbeFailure("tls_error", f"TLS handshake failed: {err}; "
                                                f"also with a legacy client: {err2}") from None
-                    phases["tls"] += time.monotonic() - t1
-                    sslobj = writer.get_extra_info("ssl_object")
+                    phases["tls"] += exchange.secured_at - exchange.connected_at
                     if result.cert is None:
-                        chain = web_tls.peer_chain_der(sslobj)
-                        try:
-                            result.cert = web_tls.assess_chain(
-                                chain, parts.hostname, web_tls.utcnow(), verified=verified,
-                                verify_code=code, verify_message=message)
-                        except ValueError as err:  # OpenSSL took it, we cannot read it
-                            raise ProbeFailure("tls_error", "the server's certificate cannot "
-                                               f"be read: {err}") from None
-                        result.tls_version = web_tls.VERSION_LABEL.get(sslobj.version() or "", "")
-                        result.cipher = (sslobj.cipher() or ("",))[0]
-                        if not verified:
-                            result.message = (f"certificate verification failed: {message}"
-                                              if code is not None else
-                                              f"handshake with a modern client failed: {message}")
-                            result.tls_handshake_failed = code is None
-                response = await web_http.get(reader, writer, _host_header(parts),
-                                              _target(parts), deadline, max_body)
+                        self._read_certificate(exchange, parts.hostname, result, verified,
+                                               code, message)
+                response = await exchange.response()
                 phases["first_byte"] += response.first_byte
             finally:
-                await web_http.close(writer)
+                exchange.close()
         return response, verified
 
+    @staticmethod
+    def _read_certificate(exchange: web_http.Exchange, host: str, result: FetchResult,
+                          verified: bool, code: int | None, message: str) -> None:
+        """The first https hop's certificate and TLS facts, while its response is on the way."""
+        sslobj = exchange.tls
+        chain = web_tls.peer_chain_der(sslobj)
+        try:
+            result.cert = web_tls.assess_chain(chain, host, web_tls.utcnow(), verified=verified,
+                                               verify_code=code, verify_message=message)
+        except ValueError as err:  # OpenSSL took it, we cannot read it
+            raise ProbeFailure("tls_error", "the server's certificate cannot "
+                               f"be read: {err}") from None
+        assert sslobj is not None
+        result.tls_version = web_tls.VERSION_LABEL.get(sslobj.version() or "", "")
+        result.cipher = (sslobj.cipher() or ("",))[0]
+        if not verified:
+            result.message = (f"certificate verification failed: {message}"
+                              if code is not None else
+                              f"handshake with a modern client failed: {message}")
+            result.tls_handshake_failed = code is None
+
     # --- the protocol-version matrix ------------------------------------------------------
-    async def accepts(self, address: str, port: int, sni: str | None, version: str,
+    async def accepts(self, address: str, port: int, server_name: str, version: str,
                       deadline: float) -> bool | None:
         """True/False when the server accepted/refused ``version``; None when unknown."""
         async with self._slots:
+            exchange = web_http.Exchange(deadline, context=web_tls.legacy_context(version),
+                                         server_name=server_name, request=False)
             try:
-                reader, writer = await web_http.connect(address, port, deadline)
-            except ProbeFailure:
-                return None
-            try:
-                return await web_http.handshake_only(reader, writer,
-                                                     web_tls.legacy_context(version), sni,
-                                                     deadline)
-            except ProbeFailure:  # a timeout: unknown
-                return None
+                await exchange.connect(address, port)
+                await exchange.handshake()
+                return True
+            except ssl.SSLError:
+                return False  # an alert: refused
+            except ProbeFailure as failure:  # closed during the handshake: refused
+                return False if failure.reason == "tls_error" else None  # else unknown
             finally:
-                await web_http.close(writer)
+                exchange.close()
 
     # --- the whole site -------------------------------------------------------------------
     async def probe(self, config: WebsiteConfig, deadline: float) -> SiteResult:
@@ -275,8 +288,7 @@ class Prober:
         if chosen and parts.scheme == "https" and expect.tls_versions:
             if slow.is_due("tls_versions", now):
                 port = parts.port or 443
-                sni = None if answer.literal else host
-                extra += [self._matrix(chosen[0][1], port, sni, deadline,
+                extra += [self._matrix(chosen[0][1], port, host, deadline,
                                        None if expect.tls_versions_separately else jobs[0])]
             else:
                 site.accepted = dict(slow.values["tls_versions"])
@@ -317,7 +329,7 @@ class Prober:
         site.checked_at = {c: slow.checked_at[c] for c in SLOW_CHECKS if c in slow.checked_at}
         return site
 
-    async def _matrix(self, address: str, port: int, sni: str | None, deadline: float,
+    async def _matrix(self, address: str, port: int, server_name: str, deadline: float,
                       first: asyncio.Future[FetchResult] | None
                       ) -> tuple[str, dict[str, bool]]:
         """Accepted versions. The first address's handshake offered every version up to 1.3,
@@ -330,7 +342,7 @@ class Prober:
             cut = names.index(negotiated)
             known = {v: i >= cut and i == cut for i, v in enumerate(names) if i >= cut}
             names = names[:cut]
-        results = await asyncio.gather(*(self.accepts(address, port, sni, v, deadline)
+        results = await asyncio.gather(*(self.accepts(address, port, server_name, v, deadline)
                                          for v in names))
         known.update({v: r for v, r in zip(names, results, strict=True) if r is not None})
         return "matrix", {v: known[v] for v in web_tls.VERSIONS if v in known}

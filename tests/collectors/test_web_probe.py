@@ -173,6 +173,19 @@ def test_ip_literal_urls_skip_dns(env: Env) -> None:
     assert r6.info["dns"]["literal"] is True
 
 
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1"])
+def test_ip_literal_url_needs_the_address_in_the_certificate(env: Env, address: str) -> None:
+    """A URL by address is verified against the certificate's IP SANs (no SNI is sent): the
+    wrong_host leaf names only other.test, so neither address may pass."""
+    config = WebsiteConfig(name="bare", url=env.servers["wrong_host"].url(address),
+                           tls={"ca_file": env.pki.ca_file}, expect={"http_redirect": False})
+    (r,) = probe(env, config)
+    assert not r.ok
+    assert r.reason == "tls_hostname_mismatch", r.message
+    assert r.info["tls"]["verified"] is False
+    assert val(r, "upkeep_tls_cert_valid") == 0
+
+
 # --- certificate problems, facts exported anyway --------------------------------------------
 
 @pytest.mark.parametrize(("server", "ca", "problem"), [
