@@ -19,6 +19,7 @@ import time
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -359,6 +360,80 @@ def test_gzip_is_one_member_holding_the_text_and_only_changed_chunks_are_compres
     store.retain({r.key for r in store.readings()} - {("test", "alpha"), ("test", "beta")})
     assert b"upkeep_test_edge_value" not in gzip.decompress(cache.current(gzipped=True))
     assert gzip.decompress(cache.current(gzipped=True)) == cache.current()
+
+
+def test_a_scrape_compresses_again_only_the_families_that_keep_changing(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every poll changes a few families of its target (its duration, its last success);
+    those families go first, in chunks of their own, so the chunks of the steady ones are
+    kept. In name order they shared chunks, and a scrape compressed nearly the whole text."""
+    from upkeep.agents.exposition import DeflatedFamilies
+
+    monkeypatch.setattr(DeflatedFamilies, "CHUNK_BYTES", 4096)
+    store = rich_store()
+    cache = MetricsCache(store, "s")
+    readings = nut_readings()
+    changing = {"upkeep_poll_duration_seconds", "upkeep_last_success_timestamp_seconds"}
+
+    def poll_every_ups(step: int) -> bytes:
+        for r in readings:
+            store.put(replace(r, time=r.time + 15 * step, duration=0.1 + step / 1000))
+        return cache.current(gzipped=True)
+
+    poll_every_ups(0)
+    steady = set(cache._joined) - changing  # the targets' families
+    assert len(steady) > 30
+    for step in range(1, MetricsCache.VOLATILE_RENDERS + 2):  # until the first poll is old
+        poll_every_ups(step)
+    body = poll_every_ups(100)
+    assert gzip.decompress(body) == cache.current()
+    compressed = set(cache._deflated.compressed)
+    assert changing <= compressed
+    assert not compressed & steady, sorted(compressed & steady)
+    # a steady family that changes is compressed again at once, and joins the changing ones
+    store.put(edge_reading("alpha", 4))
+    assert gzip.decompress(cache.current(gzipped=True)) == cache.current()
+    assert "upkeep_test_edge_events_total" in cache._deflated.compressed
+    order = [line.split()[2] for line in cache.current().decode().splitlines()
+             if line.startswith("# TYPE ")]
+    before = [f for f in steady if f < "upkeep_test_edge_events_total" and f in order]
+    assert before and order.index("upkeep_test_edge_events_total") < min(map(order.index, before))
+
+
+def test_new_readings_are_rendered_ahead_of_the_scrape() -> None:
+    """With a running agent, readings are rendered in one batch shortly after they arrive,
+    so a scrape finds their lines made: it only joins and compresses."""
+    store = rich_store()
+    cache = MetricsCache(store, "s")
+    readings = nut_readings()[:3]
+
+    async def run() -> None:
+        cache.start()
+        try:
+            cache.current(gzipped=True)  # the first render
+            renders = cache.renders
+            for r in readings:
+                store.put(replace(r, time=r.time + 15, duration=0.375))
+            assert cache.renders == renders and cache._needs_render()
+            await asyncio.sleep(cache.AHEAD_DELAY * 3)
+            assert cache.renders == renders + 1  # one render for the batch
+            assert not cache._needs_render()
+            body = cache.current(gzipped=True)
+            assert cache.renders == renders + 1  # the scrape rendered nothing
+            assert gzip.decompress(body) == cache.current()
+            text = cache.current().decode()
+            for r in readings:
+                assert f'upkeep_poll_duration_seconds{{kind="nut",target="{r.target}"}}' \
+                       f" 0.375" in text
+            # a reading put by another thread (an API import) waits for the next scrape
+            await asyncio.to_thread(store.put, replace(readings[0], duration=0.5))
+            await asyncio.sleep(cache.AHEAD_DELAY * 3)
+            assert cache.renders == renders + 1 and cache._needs_render()
+        finally:
+            await cache.stop()
+        assert cache._ahead is None
+
+    asyncio.run(run())
 
 
 def test_only_a_small_render_with_sources_in_the_background_is_quick() -> None:
