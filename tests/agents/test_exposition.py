@@ -401,34 +401,52 @@ def test_a_scrape_compresses_again_only_the_families_that_keep_changing(
 
 
 def test_new_readings_are_rendered_ahead_of_the_scrape() -> None:
-    """With a running agent, readings are rendered in one batch shortly after they arrive,
-    so a scrape finds their lines made: it only joins and compresses."""
+    """With a running agent, a new reading's lines are made shortly after it arrives, so a
+    scrape finds them made: it only joins and compresses. A target polled again before the
+    next scrape waits for that scrape (no formatting of readings nobody sees)."""
     store = rich_store()
     cache = MetricsCache(store, "s")
     readings = nut_readings()[:3]
+
+    def made(r: Reading) -> bool:
+        return cache._parts[r.key].made_from is store.get(*r.key)
 
     async def run() -> None:
         cache.start()
         try:
             cache.current(gzipped=True)  # the first render
-            renders = cache.renders
             for r in readings:
                 store.put(replace(r, time=r.time + 15, duration=0.375))
-            assert cache.renders == renders and cache._needs_render()
+            assert not any(made(r) for r in readings)
             await asyncio.sleep(cache.AHEAD_DELAY * 3)
-            assert cache.renders == renders + 1  # one render for the batch
-            assert not cache._needs_render()
-            body = cache.current(gzipped=True)
-            assert cache.renders == renders + 1  # the scrape rendered nothing
+            assert all(made(r) for r in readings)  # formatted, no scrape yet
+            # polled again before a scrape: left to the scrape
+            store.put(replace(readings[0], time=readings[0].time + 30, duration=0.5))
+            await asyncio.sleep(cache.AHEAD_DELAY * 3)
+            assert not made(readings[0])
+            made_lines: list[object] = []
+            original = cache._refragment
+            monkey = pytest.MonkeyPatch()
+            monkey.setattr(cache, "_refragment",
+                           lambda part, samples: made_lines.append(part) or original(part, samples))
+            try:
+                body = cache.current(gzipped=True)
+            finally:
+                monkey.undo()
+            assert len(made_lines) == 1  # the scrape formatted only the reading left to it
             assert gzip.decompress(body) == cache.current()
             text = cache.current().decode()
-            for r in readings:
-                assert f'upkeep_poll_duration_seconds{{kind="nut",target="{r.target}"}}' \
-                       f" 0.375" in text
-            # a reading put by another thread (an API import) waits for the next scrape
-            await asyncio.to_thread(store.put, replace(readings[0], duration=0.5))
+            for r, duration in zip(readings, ("0.5", "0.375", "0.375"), strict=True):
+                line = f'upkeep_poll_duration_seconds{{kind="nut",target="{r.target}"}} {duration}'
+                assert line in text
+            # after that scrape, the next reading of that target is formatted ahead again
+            store.put(replace(readings[0], duration=0.625))
             await asyncio.sleep(cache.AHEAD_DELAY * 3)
-            assert cache.renders == renders + 1 and cache._needs_render()
+            assert made(readings[0])
+            # a reading put by another thread (an API import) waits for the next scrape
+            await asyncio.to_thread(store.put, replace(readings[1], duration=0.75))
+            await asyncio.sleep(cache.AHEAD_DELAY * 3)
+            assert not made(readings[1])
         finally:
             await cache.stop()
         assert cache._ahead is None
