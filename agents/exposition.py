@@ -517,9 +517,10 @@ class MetricsCache:
         self._task = loop.create_task(self._run(), name="metric-sources")
 
     #: how long after a reading the render ahead waits for more (one render per batch).
-    #: Measured with 500 UPS and 200 websites scraped every second: 0.1 s took the p99 of
-    #: /metrics from 24 to 15 ms but cost ~0.15 ms more CPU per SNMP poll at 400 UPS; 0.25 s
-    #: gave 11 ms for no measurable cost (bench/RESULTS.md, seventh pass)
+    #: Measured (bench/RESULTS.md, seventh pass): with 500 UPS and 200 websites scraped every
+    #: second, 0.25 s took the p99 of /metrics from 24 to 11 ms; CPU per SNMP poll at 400 UPS
+    #: was 1.10 ms (1.06 without rendering ahead, 1.23 at 0.1 s, 1.21 at 0.5 s: single runs
+    #: that differ by up to 0.1 ms on their own)
     AHEAD_DELAY = 0.25
 
     def _reading_arrived(self, previous: object, reading: Reading) -> None:
