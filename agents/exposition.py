@@ -241,14 +241,10 @@ class DeflatedFamilies:
         chunk: list[str] = []
         texts: list[bytes] = []
         filled = 0  # text in the chunk so far
-        groups = [sorted(families)] if groups is None else groups
-        names = [name for group in groups for name in group if families[name]]
-        #: where a group ends: a chunk ends there too
-        ends_group = set()
-        for group in groups:
-            present = [name for name in group if families[name]]
-            if present:
-                ends_group.add(present[-1])
+        present = [[name for name in group if families[name]]
+                   for group in ([sorted(families)] if groups is None else groups)]
+        names = [name for group in present for name in group]
+        ends_group = {group[-1] for group in present if group}  # a chunk ends there too
         for i, name in enumerate(names):
             header, body = family_header(name, openmetrics), families[name]
             chunk.append(name)
@@ -311,10 +307,8 @@ class MetricsCache:
         self._formats: set[tuple[bool, bool]] = set()
         self._generation = -1
         self._computed_at: dict[int, float] = {}
-        #: family -> the answer (``assembled``) in which its lines last changed
+        #: family -> the render (``renders``) whose answer first had its new lines
         self._changed_at: dict[str, int] = {}
-        #: answers assembled from changed families (a scrape after new readings)
-        self.assembled = 0
         #: a render ahead of the next scrape is scheduled for these targets (see
         #: ``_reading_arrived``)
         self._ahead: asyncio.TimerHandle | None = None
@@ -460,11 +454,9 @@ class MetricsCache:
         self._parts[key] = _Part(made_from, new, samples, self.renders)
 
     def _families(self) -> dict[str, bytes]:
-        if self._dirty:
-            self.assembled += 1
         for family in self._dirty:
             block = self._by_family.get(family)
-            self._changed_at[family] = self.assembled
+            self._changed_at[family] = self.renders
             if block:
                 self._joined[family] = b"".join(block.values())
             else:
@@ -475,7 +467,7 @@ class MetricsCache:
         agent = fragments(agent_samples(self.site, self.last_render_seconds))
         return {**self._joined, **agent}
 
-    #: a family that changed within this many assembled answers counts as volatile
+    #: a family that changed within this many renders counts as volatile
     VOLATILE_RENDERS = 5
 
     def _by_volatility(self, families: dict[str, bytes]) -> tuple[list[str], list[str]]:
@@ -489,7 +481,7 @@ class MetricsCache:
         part only. Within one render every format gets the same order."""
         volatile: list[str] = []
         steady: list[str] = []
-        never, now = -self.VOLATILE_RENDERS, self.assembled
+        never, now = -self.VOLATILE_RENDERS, self.renders
         for name in sorted(families):
             # the agent's own families (not in _joined) are made anew by every render
             changed = self._changed_at.get(name, never if name in self._joined else now)

@@ -165,10 +165,6 @@ class Exchange(asyncio.Protocol):
             self._flush()
         transport.close()
 
-    def abort(self) -> None:
-        if self._transport is not None:
-            self._transport.abort()
-
     # --- asyncio.Protocol --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -298,8 +294,7 @@ class Exchange(asyncio.Protocol):
                     self._finish()
                     return
         except h11.RemoteProtocolError as err:
-            self._fail(ProbeFailure("http_protocol",
-                                                    f"malformed HTTP response: {err}"))
+            self._fail(ProbeFailure("http_protocol", f"malformed HTTP response: {err}"))
 
     def _finish(self) -> None:
         head = self._head

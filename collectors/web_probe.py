@@ -195,10 +195,12 @@ class Prober:
                         # read the facts anyway: reconnect with a client that accepts anything
                         code, message = (web_tls.verify_error(err) if isinstance(err, ssl.SSLError)
                                          else (None, str(err)))
-                        phases["tls"] += time.monotonic() - exchange.connected_at
+                        t0 = time.monotonic()
+                        phases["tls"] += t0 - exchange.connected_at
                         exchange.close()
                         exchange = exchange_with(web_tls.legacy_context())
                         await exchange.connect(address, port)
+                        phases["connect"] += exchange.connected_at - t0
                         try:
                             await exchange.handshake()
                         except ssl.SSLError as err2:
